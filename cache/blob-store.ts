@@ -1,0 +1,56 @@
+import type { Readable } from 'node:stream';
+import type { ByteRange } from '../oci/byte-range.js';
+import type { Digest } from '../oci/digest.js';
+
+/** Content that is committed: verified against its digest, safe to serve and share. */
+export interface StoredBlob {
+  readonly digest: string;
+  readonly size: number;
+  /** Set for manifests, whose Content-Type clients need back. */
+  readonly mediaType?: string;
+}
+
+/**
+ * A content-addressed store. Nothing reaches it except through a `BlobWriter` whose bytes
+ * hashed to the digest, so whatever `stat` finds is verified content.
+ */
+export interface BlobStore {
+  stat(digest: Digest): Promise<StoredBlob | undefined>;
+  /** Rejects with code `ENOENT` when the blob is not (or no longer) stored. */
+  createReadStream(digest: Digest, range?: ByteRange): Promise<Readable>;
+  /** Starts a spool for `digest`. Bytes can be read back while it grows (cut-through). */
+  createWriter(digest: Digest, options?: { mediaType?: string }): Promise<BlobWriter>;
+  remove(digest: Digest): Promise<void>;
+  list(): AsyncIterable<StoredBlob>;
+}
+
+export interface BlobWriter {
+  readonly digest: Digest;
+  readonly bytesWritten: number;
+  /** Appends a chunk. Callers write sequentially: never two writes at once. */
+  write(chunk: Buffer): Promise<void>;
+  /** Reads back bytes already written, for readers that follow the download. */
+  read(position: number, length: number): Promise<Buffer>;
+  /**
+   * Verifies the written bytes against the digest and commits them. Rejects with code
+   * `EINTEGRITY` (and discards the bytes) on a mismatch.
+   */
+  commit(): Promise<StoredBlob>;
+  /** Discards the spool. Safe to call after commit (then it only releases resources). */
+  abort(): Promise<void>;
+}
+
+/** An error with a literal code, the way cacache and node report them. */
+export class CodedError extends Error {
+  constructor(
+    readonly code: 'ENOENT' | 'EINTEGRITY' | 'EABORTED',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CodedError';
+  }
+}
+
+export function hasCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && 'code' in error && error.code === code;
+}

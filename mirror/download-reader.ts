@@ -1,0 +1,74 @@
+import { Readable } from 'node:stream';
+import type { BlobDownload } from './blob-download.js';
+
+/** Large enough for throughput, small enough that memory stays flat with many readers. */
+const CHUNK_BYTES = 256 * 1024;
+
+/** Reads a growing download from `start` to `end` (inclusive), waiting for bytes as they land. */
+export class DownloadReader extends Readable {
+  private position: number;
+  private reading = false;
+
+  constructor(
+    private readonly download: BlobDownload,
+    start: number,
+    private readonly end: number | undefined,
+  ) {
+    super({ highWaterMark: CHUNK_BYTES });
+    this.position = start;
+  }
+
+  override _read(): void {
+    if (this.reading) return;
+    this.reading = true;
+    this.pump().then(
+      () => {
+        this.reading = false;
+      },
+      (error: unknown) => {
+        this.reading = false;
+        this.destroy(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  }
+
+  private async pump(): Promise<void> {
+    for (;;) {
+      if (this.destroyed) return;
+      const last = this.end ?? (this.download.isCommitted ? this.download.bytesWritten - 1 : Number.POSITIVE_INFINITY);
+      if (this.position > last) {
+        this.push(null);
+        return;
+      }
+      const limit = Math.min(this.download.readableLimit, last + 1);
+      if (this.position < limit) {
+        const chunk = await this.download.readChunk(this.position, Math.min(CHUNK_BYTES, limit - this.position));
+        if (chunk.length === 0) throw new Error('spool read returned no bytes');
+        this.position += chunk.length;
+        if (!this.push(chunk)) return;
+        continue;
+      }
+      const failure = this.download.error;
+      if (this.download.isFailed) throw failure ?? new Error('download failed');
+      if (this.download.isCommitted) {
+        // Committed but the range reaches past the blob: the caller validated the range
+        // against the announced size, so this is a source that lied about it.
+        throw new Error(`blob ended at ${this.download.bytesWritten} bytes, before the requested range`);
+      }
+      await this.nextChange();
+    }
+  }
+
+  /** Waits for the download to grow or settle, leaving no listener behind either way. */
+  private nextChange(): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.download.off('progress', wake);
+        this.download.off('settled', wake);
+        resolve();
+      };
+      this.download.on('progress', wake);
+      this.download.on('settled', wake);
+    });
+  }
+}

@@ -1,0 +1,77 @@
+import { OciError } from '../oci/oci-error.js';
+import { assertRepositoryName, isRegistryHost } from '../oci/repository-name.js';
+import type { RegistryClient } from '../upstream/registry-client.js';
+
+/** Where a request's name points: which upstream registry, and the repository there. */
+export interface RegistryRoute {
+  readonly registry: string;
+  readonly repository: string;
+  readonly client: RegistryClient;
+}
+
+const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'registry-1.docker.io', 'index.docker.io', 'registry.hub.docker.com']);
+
+/** `registry-1.docker.io` and friends are all Docker Hub, which clients call `docker.io`. */
+export function canonicalRegistryHost(host: string): string {
+  const lower = host.toLowerCase();
+  return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
+}
+
+/**
+ * Picks the upstream for a request, in the order the design fixes: containerd's `?ns=` query,
+ * then a configured registry host as the first path segment (Podman's
+ * `127.0.0.1:5000/ghcr.io` mirror form), then the default upstream.
+ */
+export class RegistryRouter {
+  private readonly clients: ReadonlyMap<string, RegistryClient>;
+
+  constructor(
+    clients: Iterable<RegistryClient>,
+    private readonly defaultRegistry: string,
+  ) {
+    this.clients = new Map([...clients].map((client) => [canonicalRegistryHost(client.registry), client]));
+    if (!this.clients.has(canonicalRegistryHost(defaultRegistry))) {
+      throw new Error(`default registry ${defaultRegistry} has no client`);
+    }
+  }
+
+  get registries(): string[] {
+    return [...this.clients.keys()];
+  }
+
+  resolve(name: string, namespace: string | undefined): RegistryRoute {
+    if (namespace !== undefined) {
+      return this.route(this.clientFor(namespace), name);
+    }
+    const slash = name.indexOf('/');
+    const first = slash > 0 ? name.slice(0, slash) : '';
+    if (first && this.clients.has(canonicalRegistryHost(first))) {
+      return this.route(this.clientFor(first), name.slice(slash + 1));
+    }
+    if (first && isRegistryHost(first) && (first.includes(':') || first === 'localhost')) {
+      throw unknownRegistry(first);
+    }
+    return this.route(this.clientFor(this.defaultRegistry), name);
+  }
+
+  private clientFor(host: string): RegistryClient {
+    const client = this.clients.get(canonicalRegistryHost(host));
+    if (!client) throw unknownRegistry(host);
+    return client;
+  }
+
+  private route(client: RegistryClient, name: string): RegistryRoute {
+    const registry = canonicalRegistryHost(client.registry);
+    // Docker Hub's official images live under `library/`; clients may leave that implicit.
+    const repository = registry === DOCKER_HUB && !name.includes('/') ? `library/${name}` : name;
+    assertRepositoryName(repository);
+    return { registry, repository, client };
+  }
+}
+
+function unknownRegistry(host: string): OciError {
+  return new OciError('NAME_UNKNOWN', `registry ${host.slice(0, 255)} is not mirrored here`, {
+    detail: { registry: host.slice(0, 255) },
+  });
+}

@@ -1,0 +1,47 @@
+import { parseDigest, type Digest } from './digest.js';
+import { OciError } from './oci-error.js';
+import { assertTag } from './repository-name.js';
+
+/** What a `/v2/...` path asks for. The name is raw: which registry it belongs to is decided later. */
+export type OciPath =
+  | { readonly kind: 'base' }
+  | { readonly kind: 'manifest'; readonly name: string; readonly reference: ManifestReference }
+  | { readonly kind: 'blob'; readonly name: string; readonly digest: Digest };
+
+export type ManifestReference =
+  | { readonly kind: 'tag'; readonly tag: string }
+  | { readonly kind: 'digest'; readonly digest: Digest };
+
+/** Longer paths are refused before any parsing: no legitimate pull needs them. */
+export const MAX_PATH_LENGTH = 2048;
+
+/**
+ * One anchored parser for every pull path. Repository names contain `/`, so the
+ * `manifests`/`blobs` keyword is found from the right; everything is validated here,
+ * which is the only place raw path text is trusted.
+ */
+export function parseRequestPath(path: string): OciPath {
+  if (path.length > MAX_PATH_LENGTH) throw new OciError('PATH_INVALID', `path longer than ${MAX_PATH_LENGTH} bytes`);
+  if (path === '/v2' || path === '/v2/') return { kind: 'base' };
+  if (!path.startsWith('/v2/')) throw new OciError('PATH_INVALID', 'not an OCI distribution path');
+  // Percent-encoding, empty or dot segments never appear in valid names, tags or digests;
+  // refusing them outright closes every path-traversal spelling at once.
+  if (path.includes('%') || path.includes('\\')) throw new OciError('NAME_INVALID', 'encoded characters are not allowed in names');
+  const segments = path.slice('/v2/'.length).split('/');
+  if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
+    throw new OciError('NAME_INVALID', 'empty or dot path segments are not allowed');
+  }
+  if (segments.length < 3) throw new OciError('PATH_INVALID', 'expected /v2/<name>/(manifests|blobs)/<reference>');
+  const reference = segments[segments.length - 1] ?? '';
+  const keyword = segments[segments.length - 2];
+  const name = segments.slice(0, -2).join('/');
+  if (keyword === 'blobs') {
+    return { kind: 'blob', name, digest: parseDigest(reference) };
+  }
+  if (keyword === 'manifests') {
+    if (reference.includes(':')) return { kind: 'manifest', name, reference: { kind: 'digest', digest: parseDigest(reference) } };
+    assertTag(reference);
+    return { kind: 'manifest', name, reference: { kind: 'tag', tag: reference } };
+  }
+  throw new OciError('UNSUPPORTED', `unsupported endpoint: ${keyword ?? ''}`);
+}

@@ -1,0 +1,16 @@
+import type { ContentSource } from '../mirror/pull-through-mirror.js';
+
+/** What a handler learned, for the one log line per request. */
+export interface RequestFacts {
+  source?: ContentSource;
+  digest?: string;
+  bytes?: number;
+  stale?: boolean;
+  /** The node id of the peer that sent the request, when it came from one. */
+  peer?: string;
+  aborted?: boolean;
+}
+
+export interface EdgePierState {
+  facts: RequestFacts;
+}

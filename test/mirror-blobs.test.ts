@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
+
+const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+async function waitFor(condition: () => Promise<boolean> | boolean, what: string, deadlineMs = 10_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+describe('blob pull-through against a loopback upstream', () => {
+  const upstream = new LoopbackRegistry();
+  let mirror: MirrorUnderTest;
+
+  before(async () => {
+    await upstream.start();
+    mirror = await startMirror({ upstreams: [{ registry: 'upstream.test', url: upstream.url }], upstreamTimeoutMs: 1_500 });
+  });
+  after(async () => {
+    await mirror.close();
+    await upstream.stop();
+  });
+
+  test('8 concurrent cold requests make one upstream GET and all get the right bytes', async () => {
+    const blob = randomBytes(3 * 1024 * 1024);
+    const digest = upstream.addBlob(blob);
+    upstream.setBehaviour(digest, { kind: 'slow', chunk: 256 * 1024, intervalMs: 5 });
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, () => fetch(`${mirror.url}/v2/app/blobs/${digest}`)),
+    );
+    const bodies = await Promise.all(responses.map(async (response) => Buffer.from(await response.arrayBuffer())));
+    for (const [index, response] of responses.entries()) {
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('docker-content-digest'), digest);
+      assert.equal(response.headers.get('content-length'), String(blob.length));
+      assert.equal(sha256(bodies[index] ?? Buffer.alloc(0)), digest);
+    }
+    assert.equal(upstream.blobGets(digest), 1);
+    await waitFor(async () => (await mirror.store.stat({ algorithm: 'sha256', hex: digest.slice(7), value: digest })) !== undefined, 'commit');
+    const again = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    assert.equal(again.headers.get('x-edgepier-source'), 'cache');
+    assert.equal(sha256(Buffer.from(await again.arrayBuffer())), digest);
+    assert.equal(upstream.blobGets(digest), 1, 'the second pull is served from cache');
+  });
+
+  test('a reader joining mid-download receives bytes before the download ends (cut-through)', async () => {
+    const blob = randomBytes(2 * 1024 * 1024);
+    const digest = upstream.addBlob(blob);
+    upstream.setBehaviour(digest, { kind: 'slow', chunk: 64 * 1024, intervalMs: 20 });
+    const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    const reader = response.body?.getReader();
+    assert.ok(reader);
+    const first = await reader.read();
+    assert.ok(first.value && first.value.length > 0);
+    // The blob takes ~640 ms upstream; the first bytes must not wait for its end.
+    assert.equal(mirror.mirror.activeDownloads, 1, 'first bytes arrived while the download was still running');
+    const rest: Uint8Array[] = [first.value];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest.push(value);
+    }
+    assert.equal(sha256(Buffer.concat(rest)), digest);
+  });
+
+  test('Range requests on a cached blob and on a download in progress', async () => {
+    const blob = randomBytes(1024 * 1024);
+    const digest = upstream.addBlob(blob);
+    upstream.setBehaviour(digest, { kind: 'slow', chunk: 128 * 1024, intervalMs: 10 });
+    const partial = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { headers: { range: 'bytes=1000-1999' } });
+    assert.equal(partial.status, 206);
+    assert.equal(partial.headers.get('content-range'), `bytes 1000-1999/${blob.length}`);
+    assert.deepEqual(Buffer.from(await partial.arrayBuffer()), blob.subarray(1000, 2000));
+    await waitFor(() => mirror.mirror.activeDownloads === 0, 'download end');
+    const suffix = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { headers: { range: 'bytes=-100' } });
+    assert.equal(suffix.status, 206);
+    assert.equal(suffix.headers.get('x-edgepier-source'), 'cache');
+    assert.deepEqual(Buffer.from(await suffix.arrayBuffer()), blob.subarray(blob.length - 100));
+    const beyond = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { headers: { range: `bytes=${blob.length}-` } });
+    assert.equal(beyond.status, 416);
+    assert.equal(beyond.headers.get('content-range'), `bytes */${blob.length}`);
+    const json = (await beyond.json()) as { errors: { code: string }[] };
+    assert.equal(json.errors[0]?.code, 'RANGE_INVALID');
+    assert.equal(upstream.blobGets(digest), 1);
+  });
+
+  test('a download continues and is cached after its only client disconnects', async () => {
+    const blob = randomBytes(1024 * 1024);
+    const digest = upstream.addBlob(blob);
+    upstream.setBehaviour(digest, { kind: 'slow', chunk: 64 * 1024, intervalMs: 10 });
+    const controller = new AbortController();
+    const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { signal: controller.signal });
+    await response.body?.getReader().read();
+    controller.abort();
+    const parsed = { algorithm: 'sha256' as const, hex: digest.slice(7), value: digest };
+    await waitFor(async () => (await mirror.store.stat(parsed)) !== undefined, 'cache commit after disconnect');
+    const cached = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    assert.equal(sha256(Buffer.from(await cached.arrayBuffer())), digest);
+    assert.equal(upstream.blobGets(digest), 1);
+  });
+
+  test('HEAD of an uncached blob asks upstream with HEAD and downloads nothing', async () => {
+    const blob = randomBytes(4096);
+    const digest = upstream.addBlob(blob);
+    const head = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(blob.length));
+    assert.equal(head.headers.get('docker-content-digest'), digest);
+    assert.equal(upstream.blobGets(digest), 0);
+  });
+});

@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type BlobBehaviour =
+  | { kind: 'normal' }
+  | { kind: 'status'; status: number }
+  /** Announces the full length, sends this share of it, then cuts the connection. */
+  | { kind: 'truncate'; fraction: number }
+  /** Same length, wrong bytes. */
+  | { kind: 'corrupt' }
+  /** Accepts the request and never answers. */
+  | { kind: 'hang' }
+  /** Sends the bytes slowly: `chunk` bytes every `intervalMs`. */
+  | { kind: 'slow'; chunk: number; intervalMs: number };
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly range?: string;
+}
+
+/**
+ * A minimal pull-only registry on loopback, for tests that need exact control over what
+ * upstream does (truncate at 40%, hang, lie). Every request is recorded so tests count
+ * upstream hits instead of assuming them.
+ */
+export class LoopbackRegistry {
+  readonly requests: RecordedRequest[] = [];
+  private readonly blobs = new Map<string, Buffer>();
+  private readonly manifests = new Map<string, { body: Buffer; mediaType: string }>();
+  private readonly tags = new Map<string, string>();
+  private readonly behaviours = new Map<string, BlobBehaviour>();
+  private readonly sockets = new Set<Socket>();
+  private server: Server | undefined;
+  url = '';
+
+  addBlob(bytes: Buffer): string {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    this.blobs.set(digest, bytes);
+    return digest;
+  }
+
+  addManifest(repository: string, tag: string, manifest: object, mediaType = 'application/vnd.oci.image.manifest.v1+json'): { digest: string; body: Buffer } {
+    const body = Buffer.from(JSON.stringify(manifest));
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    this.manifests.set(digest, { body, mediaType });
+    this.tags.set(`${repository}:${tag}`, digest);
+    return { digest, body };
+  }
+
+  setBehaviour(digest: string, behaviour: BlobBehaviour): void {
+    this.behaviours.set(digest, behaviour);
+  }
+
+  count(filter: (request: RecordedRequest) => boolean = () => true): number {
+    return this.requests.filter(filter).length;
+  }
+
+  blobGets(digest: string): number {
+    return this.count((request) => request.method === 'GET' && request.path.endsWith(`/blobs/${digest}`));
+  }
+
+  async start(port = 0): Promise<void> {
+    this.server = createServer((request, response) => this.handle(request, response));
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const range = request.headers.range;
+    this.requests.push({ method: request.method ?? 'GET', path, ...(range ? { range } : {}) });
+    if (path === '/v2/' || path === '/v2') {
+      response.end('{}');
+      return;
+    }
+    const match = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(path);
+    if (!match) return notFound(response);
+    const [, repository = '', kind, reference = ''] = match;
+    if (kind === 'manifests') {
+      const digest = reference.includes(':') ? reference : this.tags.get(`${repository}:${reference}`);
+      const manifest = digest ? this.manifests.get(digest) : undefined;
+      if (!manifest || !digest) return notFound(response);
+      response.writeHead(200, {
+        'content-type': manifest.mediaType,
+        'content-length': manifest.body.length,
+        'docker-content-digest': digest,
+      });
+      response.end(request.method === 'HEAD' ? undefined : manifest.body);
+      return;
+    }
+    const blob = this.blobs.get(reference);
+    if (!blob) return notFound(response);
+    this.sendBlob(request, response, reference, blob);
+  }
+
+  private sendBlob(request: IncomingMessage, response: ServerResponse, digest: string, blob: Buffer): void {
+    const behaviour = this.behaviours.get(digest) ?? { kind: 'normal' };
+    if (behaviour.kind === 'hang') return;
+    if (behaviour.kind === 'status') {
+      response.writeHead(behaviour.status, { 'content-type': 'application/json' });
+      response.end('{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
+      return;
+    }
+    const rangeMatch = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+    const start = rangeMatch ? Number(rangeMatch[1]) : 0;
+    const body = behaviour.kind === 'corrupt' ? Buffer.from(blob.map((byte) => byte ^ 0xff)) : blob;
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/octet-stream',
+      'content-length': body.length - start,
+      'docker-content-digest': digest,
+    };
+    if (rangeMatch) headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
+    response.writeHead(rangeMatch ? 206 : 200, headers);
+    if (request.method === 'HEAD') {
+      response.end();
+      return;
+    }
+    const part = body.subarray(start);
+    if (behaviour.kind === 'truncate') {
+      response.write(part.subarray(0, Math.floor(part.length * behaviour.fraction)), () => response.destroy());
+      return;
+    }
+    if (behaviour.kind === 'slow') {
+      let offset = 0;
+      const timer = setInterval(() => {
+        if (response.destroyed || offset >= part.length) {
+          clearInterval(timer);
+          response.end();
+          return;
+        }
+        response.write(part.subarray(offset, offset + behaviour.chunk));
+        offset += behaviour.chunk;
+      }, behaviour.intervalMs);
+      response.once('close', () => clearInterval(timer));
+      return;
+    }
+    response.end(part);
+  }
+}
+
+function notFound(response: ServerResponse): void {
+  response.writeHead(404, { 'content-type': 'application/json' });
+  response.end('{"errors":[{"code":"BLOB_UNKNOWN","message":"not here"}]}');
+}

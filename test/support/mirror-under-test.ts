@@ -1,0 +1,73 @@
+import { pino, type Logger } from 'pino';
+import type { BlobStore } from '../../cache/blob-store.js';
+import { CacacheBlobStore } from '../../cache/cacache-blob-store.js';
+import { CacacheTagStore } from '../../cache/cacache-tag-store.js';
+import { PullThroughMirror, type PeerSourceProvider } from '../../mirror/pull-through-mirror.js';
+import { RegistryRouter } from '../../mirror/registry-router.js';
+import { createApp } from '../../server/create-app.js';
+import { HttpServer } from '../../server/http-server.js';
+import { GotRegistryClient } from '../../upstream/got-registry-client.js';
+import type { RegistryCredentials } from '../../upstream/registry-client.js';
+import { makeTempDir } from './temp-dir.js';
+
+export interface MirrorUnderTestOptions {
+  /** Registry host → upstream URL; the first entry is the default upstream. */
+  readonly upstreams: ReadonlyArray<{ registry: string; url: string; credentials?: RegistryCredentials }>;
+  readonly cacheDir?: string;
+  readonly tagTimeoutMs?: number;
+  readonly upstreamTimeoutMs?: number;
+  readonly peers?: PeerSourceProvider;
+  readonly nodeId?: string;
+  readonly logger?: Logger;
+}
+
+/** One mirror, wired like the real node, listening on 127.0.0.1:0 with a temp cache. */
+export interface MirrorUnderTest {
+  readonly url: string;
+  readonly hostPort: string;
+  readonly cacheDir: string;
+  readonly store: BlobStore;
+  readonly mirror: PullThroughMirror;
+  close(options?: { keepCache?: boolean }): Promise<void>;
+}
+
+export async function startMirror(options: MirrorUnderTestOptions): Promise<MirrorUnderTest> {
+  const temp = options.cacheDir ? undefined : await makeTempDir('cache');
+  const cacheDir = options.cacheDir ?? temp?.path ?? '';
+  const logger = options.logger ?? pino({ level: process.env.EDGEPIER_TEST_LOG ?? 'silent' });
+  const clients = options.upstreams.map(
+    (upstream) =>
+      new GotRegistryClient({
+        registry: upstream.registry,
+        url: upstream.url,
+        timeoutMs: options.upstreamTimeoutMs ?? 5_000,
+        logger,
+        ...(upstream.credentials ? { credentials: upstream.credentials } : {}),
+      }),
+  );
+  const first = options.upstreams[0];
+  if (!first) throw new Error('at least one upstream');
+  const router = new RegistryRouter(clients, first.registry);
+  const store = new CacacheBlobStore(cacheDir);
+  const mirror = new PullThroughMirror({
+    store,
+    tags: new CacacheTagStore(cacheDir),
+    logger,
+    tagTimeoutMs: options.tagTimeoutMs ?? 2_000,
+    ...(options.peers ? { peers: options.peers } : {}),
+  });
+  const server = new HttpServer(createApp({ mirror, router, logger, nodeId: options.nodeId ?? 'test-node' }), logger);
+  const address = await server.listen('127.0.0.1', 0);
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    hostPort: `127.0.0.1:${address.port}`,
+    cacheDir,
+    store,
+    mirror,
+    async close(closeOptions = {}) {
+      await server.close(1_000);
+      mirror.abortAll('test over');
+      if (!closeOptions.keepCache) await temp?.remove();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { OciError, type OciErrorCode } from '../oci/oci-error.js';
+
+/**
+ * Which upstream failures are worth one more try, and why. Only failures that happen before
+ * any body byte arrived are retried: a body that broke half-way is resumed by the caller
+ * with a Range request, never silently restarted here.
+ */
+export const RETRIED_NETWORK_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNRESET', // the connection was cut before the response: a proxy or load balancer hiccup
+  'EPIPE', // same, seen while still sending the request
+  'ECONNREFUSED', // a registry restarting behind its load balancer refuses for a moment
+  'EAI_AGAIN', // a temporary DNS failure
+]);
+
+export const RETRIED_STATUSES: ReadonlySet<number> = new Set([
+  502, // a gateway in front of the registry failed: usually transient
+  503, // the registry is overloaded or restarting
+  504, // a gateway timed out: the next try may land on a healthy backend
+]);
+// Not retried: 401/403 (credentials will not change), 404 (the content is not there),
+// 429 (retrying makes rate limiting worse; the client sees TOOMANYREQUESTS and backs off),
+// timeouts (the caller's deadline is already spent), and TLS errors (a retry cannot fix them).
+
+/** Maps an upstream HTTP status to what the mirror's client should see. */
+export function upstreamStatusError(status: number, what: 'manifest' | 'blob', registry: string): OciError {
+  const code: OciErrorCode =
+    status === 404
+      ? what === 'manifest'
+        ? 'MANIFEST_UNKNOWN'
+        : 'BLOB_UNKNOWN'
+      : status === 401 || status === 403
+        ? 'DENIED'
+        : status === 429
+          ? 'TOOMANYREQUESTS'
+          : 'UPSTREAM_ERROR';
+  const message =
+    code === 'DENIED'
+      ? `upstream ${registry} refused access (HTTP ${status}); check the credentials configured for it`
+      : code === 'UPSTREAM_ERROR'
+        ? `upstream ${registry} answered HTTP ${status}`
+        : `${what} not found at upstream ${registry}`;
+  return new OciError(code, message, { detail: { upstream: registry, status } });
+}
+
+/** Maps a network-level failure (no HTTP answer) to 502 or 504. */
+export function upstreamNetworkError(error: unknown, registry: string): OciError {
+  if (error instanceof OciError) return error;
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'UNKNOWN';
+  const timedOut =
+    code === 'ETIMEDOUT' || code === 'ABORT_ERR' || code === 'ERR_ABORTED' || (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'));
+  return new OciError(
+    timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR',
+    timedOut ? `upstream ${registry} did not answer in time` : `upstream ${registry} is unreachable (${code})`,
+    { detail: { upstream: registry, reason: code }, cause: error },
+  );
+}
