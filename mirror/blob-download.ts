@@ -124,30 +124,43 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
 
   private async run(sources: readonly BlobSource[], resolveSized: (size: number) => void): Promise<StoredBlob> {
     const failures: string[] = [];
+    let lastError: unknown;
     for (const source of sources) {
-      if (this.abortController.signal.aborted) break;
-      try {
-        await this.copyFrom(source, resolveSized);
+      // A source that broke after delivering bytes gets one resume (a Range request from
+      // where it broke) before the next source is tried: a cut WAN connection is common,
+      // and re-fetching what already arrived would waste the link we exist to spare.
+      for (let attempt = 0; attempt < 2 && !this.abortController.signal.aborted; attempt += 1) {
+        const before = this.writer.bytesWritten;
         try {
-          return await this.writer.commit();
+          await this.copyFrom(source, resolveSized);
+          try {
+            return await this.writer.commit();
+          } catch (error) {
+            if (hasCode(error, 'EINTEGRITY')) source.reportCorrupt?.();
+            throw error;
+          }
         } catch (error) {
-          if (hasCode(error, 'EINTEGRITY')) source.reportCorrupt?.();
-          throw error;
-        }
-      } catch (error) {
-        // A digest mismatch means bytes already handed to readers were wrong: the download
-        // cannot be repaired by resuming, so it fails and the next request starts clean.
-        if (hasCode(error, 'EINTEGRITY')) throw new OciError('UPSTREAM_ERROR', `${source.name} sent content that does not match ${this.digest}`);
-        failures.push(`${source.name}: ${error instanceof Error ? error.message : String(error)}`);
-        this.logger.warn({ digest: this.digest, source: source.name, offset: this.writer.bytesWritten, err: describe(error) }, 'blob source failed, trying the next');
-        if (error instanceof OciError && (error.code === 'BLOB_UNKNOWN' || error.code === 'DENIED') && source === sources[sources.length - 1]) {
-          throw error;
+          // A digest mismatch means bytes already handed to readers were wrong: the download
+          // cannot be repaired by resuming, so it fails and the next request starts clean.
+          if (hasCode(error, 'EINTEGRITY')) {
+            throw new OciError('UPSTREAM_ERROR', `${source.name} sent content that does not match ${this.digest}`);
+          }
+          lastError = error;
+          failures.push(`${source.name}: ${error instanceof Error ? error.message : String(error)}`);
+          this.logger.warn(
+            { digest: this.digest, source: source.name, offset: this.writer.bytesWritten, err: describe(error) },
+            'blob source failed',
+          );
+          if (this.writer.bytesWritten === before) break;
         }
       }
     }
     if (this.abortController.signal.aborted) throw new OciError('UNAVAILABLE', 'download aborted');
-    const last = failures.at(-1) ?? 'no source';
-    throw new OciError('UPSTREAM_ERROR', `could not download ${this.digest}: ${last}`, { detail: { attempts: failures } });
+    // The last source's own error says best what the client should see (404, 504, ...).
+    if (lastError instanceof OciError) throw lastError;
+    throw new OciError('UPSTREAM_ERROR', `could not download ${this.digest}: ${failures.at(-1) ?? 'no source'}`, {
+      detail: { attempts: failures },
+    });
   }
 
   private async copyFrom(source: BlobSource, resolveSized: (size: number) => void): Promise<void> {

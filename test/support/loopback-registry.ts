@@ -49,6 +49,11 @@ export class LoopbackRegistry {
     return { digest, body };
   }
 
+  /** Serves `body` when asked for `digest`, as a lying or corrupted upstream would. */
+  forgeManifest(digest: string, body: Buffer): void {
+    this.manifests.set(digest, { body, mediaType: 'application/vnd.oci.image.manifest.v1+json' });
+  }
+
   setBehaviour(digest: string, behaviour: BlobBehaviour): void {
     this.behaviours.set(digest, behaviour);
   }

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parseDigest } from '../oci/digest.js';
+import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
+
+const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+async function settle(mirror: MirrorUnderTest): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (mirror.mirror.activeDownloads > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(mirror.mirror.activeDownloads, 0, 'downloads settle');
+}
+
+async function spoolFiles(cacheDir: string): Promise<string[]> {
+  return readdir(join(cacheDir, 'tmp')).catch(() => []);
+}
+
+/** Reads a response body to its end or its failure; a cut connection is `{ complete: false }`. */
+async function drain(response: Response): Promise<{ bytes: Buffer; complete: boolean }> {
+  const chunks: Uint8Array[] = [];
+  try {
+    const reader = response.body?.getReader();
+    for (;;) {
+      const next = await reader?.read();
+      if (!next || next.done) break;
+      chunks.push(next.value);
+    }
+    return { bytes: Buffer.concat(chunks), complete: true };
+  } catch {
+    return { bytes: Buffer.concat(chunks), complete: false };
+  }
+}
+
+describe('upstream faults cost a clean error, never a corrupt cache entry', () => {
+  const upstream = new LoopbackRegistry();
+  let mirror: MirrorUnderTest;
+
+  before(async () => {
+    await upstream.start();
+    mirror = await startMirror({ upstreams: [{ registry: 'upstream.test', url: upstream.url }], upstreamTimeoutMs: 800 });
+  });
+  after(async () => {
+    await mirror.close();
+    await upstream.stop();
+  });
+
+  test('upstream 503 on every try is a 502 UPSTREAM_ERROR and nothing is cached', async () => {
+    const digest = upstream.addBlob(randomBytes(1000));
+    upstream.setBehaviour(digest, { kind: 'status', status: 503 });
+    const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    assert.equal(response.status, 502);
+    const body = (await response.json()) as { errors: { code: string }[] };
+    assert.equal(body.errors[0]?.code, 'UPSTREAM_ERROR');
+    assert.equal(upstream.blobGets(digest), 2, '503 is retried exactly once');
+    await settle(mirror);
+    assert.equal(await mirror.store.stat(parseDigest(digest)), undefined);
+  });
+
+  test('a body cut at 40% is never cached; the client sees a cut connection, not a short 200', async () => {
+    const blob = randomBytes(512 * 1024);
+    const digest = upstream.addBlob(blob);
+    upstream.setBehaviour(digest, { kind: 'truncate', fraction: 0.4 });
+    const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    // The first try announces the size, so headers go out; the resume also breaks.
+    const { bytes, complete } = await drain(response);
+    assert.ok(bytes.length < blob.length, 'the client did not receive the whole blob');
+    await settle(mirror);
+    assert.equal(await mirror.store.stat(parseDigest(digest)), undefined, 'nothing cached');
+    // The spool is released asynchronously once the last reader closed.
+    const deadline = Date.now() + 5_000;
+    while ((await spoolFiles(mirror.cacheDir)).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(await spoolFiles(mirror.cacheDir), [], 'no spool left behind');
+    assert.ok(!complete, 'the client connection was cut');
+  });
+
+  test('a truncated body is resumed with a Range request when upstream recovers', async () => {
+    const blob = randomBytes(512 * 1024);
+    const digest = upstream.addBlob(blob);
+    upstream.setBehaviour(digest, { kind: 'truncate', fraction: 0.4 });
+    const pending = fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    // Heal upstream as soon as the first (cut) request was seen.
+    const deadline = Date.now() + 5_000;
+    while (upstream.blobGets(digest) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+    upstream.setBehaviour(digest, { kind: 'normal' });
+    const { bytes, complete } = await drain(await pending);
+    assert.ok(complete);
+    assert.equal(sha256(bytes), digest);
+    const ranged = upstream.requests.filter((request) => request.path.endsWith(digest) && request.range);
+    assert.ok(ranged.length >= 1, 'the second try resumed with Range');
+    assert.match(ranged[0]?.range ?? '', /^bytes=[1-9]\d*-$/);
+  });
+
+  test('corrupt upstream bytes: the client never gets a complete body and nothing is cached', async () => {
+    const blob = randomBytes(300 * 1024);
+    const digest = upstream.addBlob(blob);
+    upstream.setBehaviour(digest, { kind: 'corrupt' });
+    const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    const { bytes, complete } = await drain(response);
+    assert.ok(!complete, 'connection cut before the end');
+    assert.ok(bytes.length < blob.length, 'the last byte was held back');
+    await settle(mirror);
+    assert.equal(await mirror.store.stat(parseDigest(digest)), undefined);
+    upstream.setBehaviour(digest, { kind: 'normal' });
+    const retry = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    assert.equal(sha256(Buffer.from(await retry.arrayBuffer())), digest, 'a retry after upstream heals gets the right bytes');
+  });
+
+  test('a silent upstream costs a bounded delay and a 504', async () => {
+    const digest = upstream.addBlob(randomBytes(100));
+    upstream.setBehaviour(digest, { kind: 'hang' });
+    const started = Date.now();
+    const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    assert.equal(response.status, 504);
+    const body = (await response.json()) as { errors: { code: string }[] };
+    assert.equal(body.errors[0]?.code, 'UPSTREAM_TIMEOUT');
+    assert.ok(Date.now() - started < 8_000, 'bounded by the upstream timeout');
+  });
+
+  test('an unknown blob upstream is a 404 BLOB_UNKNOWN', async () => {
+    const response = await fetch(`${mirror.url}/v2/app/blobs/sha256:${'0'.repeat(64)}`);
+    assert.equal(response.status, 404);
+    const body = (await response.json()) as { errors: { code: string }[] };
+    assert.equal(body.errors[0]?.code, 'BLOB_UNKNOWN');
+  });
+});
