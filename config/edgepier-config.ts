@@ -1,0 +1,44 @@
+import type { Credentials } from './parse-credentials.js';
+import type { HostPort } from './parse-host-port.js';
+import type { CacheMaxSize } from './parse-size.js';
+import type { Upstreams } from './parse-upstreams.js';
+
+export type { CacheMaxSize } from './parse-size.js';
+export type { Credentials, RegistryCredential } from './parse-credentials.js';
+export type { HostPort } from './parse-host-port.js';
+export type { Upstream, Upstreams } from './parse-upstreams.js';
+
+export const PEER_MODES = ['proxy', 'redirect'] as const;
+export type PeerMode = (typeof PEER_MODES)[number];
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The effective, validated configuration. Every field is declared once in `SETTINGS`
+ * (config/settings.ts), which the compiler holds to this shape.
+ */
+export interface EdgePierConfig {
+  /** The YAML file that was read, or null. */
+  readonly configFile: string | null;
+  readonly listen: HostPort;
+  readonly cacheDir: string;
+  readonly cacheMaxSize: CacheMaxSize;
+  /** Share (0-100] of the budget that eviction goes down to. */
+  readonly cacheLowWater: number;
+  readonly upstreams: Upstreams;
+  readonly credentials: Credentials;
+  /** Milliseconds. */
+  readonly upstreamTimeout: number;
+  /** Milliseconds a tag lookup waits for upstream before serving the last known mapping. */
+  readonly tagTimeout: number;
+  readonly mdns: boolean;
+  readonly peers: readonly HostPort[];
+  readonly peerMode: PeerMode;
+  /** Milliseconds. */
+  readonly peerTimeout: number;
+  /** '' means: the app generates one and persists it. */
+  readonly nodeId: string;
+  readonly logLevel: LogLevel;
+}
+
+export type SettingKey = keyof EdgePierConfig;

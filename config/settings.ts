@@ -1,0 +1,209 @@
+import { LOG_LEVELS, PEER_MODES, type EdgePierConfig, type SettingKey } from './edgepier-config.js';
+import { parseBoolean } from './parse-boolean.js';
+import { choiceParser } from './parse-choice.js';
+import { maskCredentials, parseCredentialsJson, parseCredentialsValue } from './parse-credentials.js';
+import { defaultCacheDirectory, parseDirectory } from './parse-directory.js';
+import { formatDuration, parseDuration } from './parse-duration.js';
+import { formatHostPort, parseHostPort, type HostPort } from './parse-host-port.js';
+import { parseNodeId } from './parse-node-id.js';
+import { formatPercent, parsePercent } from './parse-percent.js';
+import { formatCacheMaxSize, parseCacheMaxSize } from './parse-size.js';
+import { combineUpstreams, formatUpstreams, parseUpstreamEntry, upstreamMapping } from './parse-upstreams.js';
+import { fail, isPlainObject, ok, describeValue } from './parsed.js';
+import { listSetting, switchSetting, valueSetting, type SettingSpec } from './setting-spec.js';
+
+export type SettingsSchema = { readonly [K in SettingKey]: SettingSpec<EdgePierConfig[K]> };
+
+function timeout(flag: `--${string}`, env: `EDGEPIER_${string}`, yamlKey: string, defaultText: string, description: string): SettingSpec<number> {
+  return valueSetting({
+    flag,
+    env,
+    yamlKey,
+    valueName: 'DURATION',
+    description,
+    default: defaultText,
+    defaultText,
+    parse: (text) => parseDuration(text, { minMs: 1 }),
+    display: formatDuration,
+  });
+}
+
+/**
+ * Every setting, declared once: flag, env var, YAML key, default, help text, parser.
+ * Help, the README table, `printConfig` and the loader are all generated from this list,
+ * in this order. Precedence: flag > env > config file > default.
+ */
+export const SETTINGS: SettingsSchema = {
+  configFile: valueSetting<string | null>({
+    flag: '--config',
+    env: 'EDGEPIER_CONFIG',
+    yamlKey: null,
+    valueName: 'FILE',
+    description: 'YAML file with any of the settings below, by their YAML key. Unknown keys are errors.',
+    defaultText: 'none',
+    defaultValue: () => ok(null),
+    parse: (text) => (text.trim() === '' ? fail('is empty: give a file path') : ok(text.trim())),
+    display: (value) => value,
+  }),
+  listen: valueSetting({
+    flag: '--listen',
+    env: 'EDGEPIER_LISTEN',
+    yamlKey: 'listen',
+    valueName: 'HOST:PORT',
+    description: 'Address for the registry API. IPv6 in brackets: [::]:5000. Port 0 picks a free port.',
+    default: '0.0.0.0:5000',
+    defaultText: '0.0.0.0:5000',
+    parse: (text) => parseHostPort(text, { allowPortZero: true }),
+    yamlHint: 'quote IPv6 addresses in YAML: "[::]:5000"',
+    display: formatHostPort,
+  }),
+  cacheDir: valueSetting({
+    flag: '--cache-dir',
+    env: 'EDGEPIER_CACHE_DIR',
+    yamlKey: 'cacheDir',
+    valueName: 'DIR',
+    description: 'Directory for cached blobs, manifests and the node id.',
+    defaultText: '$XDG_CACHE_HOME/edgepier, else ~/.cache/edgepier',
+    defaultValue: ({ env }) => defaultCacheDirectory(env),
+    parse: (text, { env }) => parseDirectory(text, env),
+    display: (value) => value,
+  }),
+  cacheMaxSize: valueSetting({
+    flag: '--cache-max-size',
+    env: 'EDGEPIER_CACHE_MAX_SIZE',
+    yamlKey: 'cacheMaxSize',
+    valueName: 'SIZE|PERCENT',
+    description: 'Cache budget: bytes (1024), SI or IEC units (500MB, 10GiB), or a share of the cache disk (30%). 0 is unlimited.',
+    default: '0',
+    defaultText: '0 (unlimited)',
+    parse: parseCacheMaxSize,
+    display: formatCacheMaxSize,
+  }),
+  cacheLowWater: valueSetting({
+    flag: '--cache-low-water',
+    env: 'EDGEPIER_CACHE_LOW_WATER',
+    yamlKey: 'cacheLowWater',
+    valueName: 'PERCENT',
+    description: 'When the budget is exceeded, evict least recently used content down to this share of it.',
+    default: '90%',
+    defaultText: '90%',
+    parse: parsePercent,
+    display: formatPercent,
+  }),
+  upstreams: listSetting({
+    flag: '--upstream',
+    env: 'EDGEPIER_UPSTREAM',
+    yamlKey: 'upstreams',
+    valueName: 'URL|HOST=URL',
+    description:
+      'Upstream registry, repeatable. A bare URL is the default upstream (for names without a registry host); ' +
+      'HOST=URL serves names under that registry host (ghcr.io=https://ghcr.io). YAML: strings or {host, url}.',
+    defaultText: 'https://registry-1.docker.io (as docker.io)',
+    parseItem: parseUpstreamEntry,
+    fromYamlItem(value) {
+      if (!isPlainObject(value)) return fail(`expected a URL, HOST=URL or {host, url}, got ${describeValue(value)}`);
+      const unknown = Object.keys(value).filter((key) => key !== 'host' && key !== 'url');
+      if (unknown.length > 0) return fail(`unknown field(s) ${unknown.join(', ')} in an upstream (expected host and url)`);
+      const { host, url } = value;
+      if (typeof url !== 'string') return fail(`upstream url must be a string, got ${describeValue(url)}`);
+      if (host === undefined) return parseUpstreamEntry(url);
+      if (typeof host !== 'string') return fail(`upstream host must be a string, got ${describeValue(host)}`);
+      return upstreamMapping(host, url);
+    },
+    combine: combineUpstreams,
+    display: formatUpstreams,
+  }),
+  credentials: valueSetting({
+    flag: null,
+    env: 'EDGEPIER_CREDENTIALS',
+    yamlKey: 'credentials',
+    valueName: 'JSON',
+    secret: true,
+    description:
+      'Upstream logins by registry host: {"ghcr.io": {"username": "...", "password": "..."}} (JSON in the env var). ' +
+      'No flag: argv is visible in ps.',
+    defaultText: 'none',
+    defaultValue: () => ok({}),
+    parse: parseCredentialsJson,
+    fromYamlValue: parseCredentialsValue,
+    display: maskCredentials,
+  }),
+  upstreamTimeout: timeout(
+    '--upstream-timeout',
+    'EDGEPIER_UPSTREAM_TIMEOUT',
+    'upstreamTimeout',
+    '30s',
+    'Connect and idle timeout for upstream calls (20ms, 3s, 5m, 1h).',
+  ),
+  tagTimeout: timeout(
+    '--tag-timeout',
+    'EDGEPIER_TAG_TIMEOUT',
+    'tagTimeout',
+    '3s',
+    'How long a tag lookup waits for upstream before serving the last known tag → digest mapping.',
+  ),
+  mdns: switchSetting({
+    flag: '--no-mdns',
+    env: 'EDGEPIER_NO_MDNS',
+    yamlKey: 'mdns',
+    description: 'Disable mDNS peer discovery on the LAN (env: true|false|1|0; YAML: mdns: false).',
+    defaultText: 'mDNS on',
+    parse: parseBoolean,
+    whenSet: false,
+    default: true,
+  }),
+  peers: listSetting<HostPort, readonly HostPort[]>({
+    flag: '--peers',
+    env: 'EDGEPIER_PEERS',
+    yamlKey: 'peers',
+    valueName: 'HOST:PORT,...',
+    description: 'Static peers, for sites where multicast is blocked. Comma-separated or repeated.',
+    defaultText: 'none',
+    parseItem: (text) => parseHostPort(text, { allowPortZero: false }),
+    combine: (items) => ok(dedupe(items)),
+    display: (peers) => peers.map(formatHostPort),
+  }),
+  peerMode: valueSetting({
+    flag: '--peer-mode',
+    env: 'EDGEPIER_PEER_MODE',
+    yamlKey: 'peerMode',
+    valueName: PEER_MODES.join('|'),
+    description: 'proxy: stream a peer\'s content through this node; redirect: send the client to the peer.',
+    default: 'proxy',
+    defaultText: 'proxy',
+    parse: choiceParser(PEER_MODES),
+    display: (value) => value,
+  }),
+  peerTimeout: timeout('--peer-timeout', 'EDGEPIER_PEER_TIMEOUT', 'peerTimeout', '2s', 'How long to wait for a peer before falling back to upstream.'),
+  nodeId: valueSetting({
+    flag: '--node-id',
+    env: 'EDGEPIER_NODE_ID',
+    yamlKey: 'nodeId',
+    valueName: 'ID',
+    description: 'This node\'s id among peers (1-63 of letters, digits, . _ -).',
+    default: '',
+    defaultText: 'generated once, kept in the cache dir',
+    parse: parseNodeId,
+    display: (value) => value,
+  }),
+  logLevel: valueSetting({
+    flag: '--log-level',
+    env: 'EDGEPIER_LOG_LEVEL',
+    yamlKey: 'logLevel',
+    valueName: LOG_LEVELS.join('|'),
+    description: 'Minimum level of log lines.',
+    default: 'info',
+    defaultText: 'info',
+    parse: choiceParser(LOG_LEVELS),
+    display: (value) => value,
+  }),
+};
+
+/** Setting keys in declaration order. */
+export const SETTING_KEYS = Object.keys(SETTINGS) as readonly SettingKey[];
+
+function dedupe(peers: readonly HostPort[]): HostPort[] {
+  const seen = new Map<string, HostPort>();
+  for (const peer of peers) seen.set(formatHostPort(peer), peer);
+  return [...seen.values()];
+}
