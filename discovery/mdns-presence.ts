@@ -1,0 +1,199 @@
+import { isIPv4 } from 'node:net';
+import type { Peer } from './peer-discovery.js';
+import { addressData, srvData, txtData, type ParsedRecord, type RemoteInfo } from './mdns-wire.js';
+
+/**
+ * The live table of `_edgepier._tcp` service instances seen on the LAN, built from the
+ * DNS-SD records in every mDNS response (announcements, answers to our browse query,
+ * goodbyes). We keep our own table instead of bonjour-service's Browser because the
+ * Browser never expires anything (it reads the 28,800 s PTR TTL and `expire()` is never
+ * called) and never refreshes `lastSeen`; here an instance lives exactly as long as its
+ * SRV record's TTL, is re-queried at 80 % and 90 % of it (RFC 6762 §5.2), and goes at once
+ * on a goodbye (TTL 0).
+ */
+export interface MdnsPresenceOptions {
+  readonly selfId: string;
+  /** `_edgepier._tcp.local` */
+  readonly serviceType: string;
+  readonly protocolVersion: string;
+  readonly onUp: (peer: Peer) => void;
+  readonly onDown: (peer: Peer) => void;
+  /** Ask the LAN for one instance's SRV/TXT again (refresh before expiry, or a bare PTR). */
+  readonly requery: (instance: string) => void;
+  readonly onIncompatible?: (id: string, version: string) => void;
+}
+
+interface Instance {
+  readonly fqdn: string;
+  id?: string;
+  version?: string;
+  port?: number;
+  target?: string;
+  /** Source address of the last packet that carried this instance's SRV: always reachable. */
+  source?: string;
+  expiresAt: number;
+  ttlMs: number;
+  refreshesSent: number;
+}
+
+interface HostAddresses {
+  addresses: string[];
+  expiresAt: number;
+}
+
+// Bound the table so a flood of fake instances cannot grow memory without limit.
+const MAX_INSTANCES = 4096;
+
+export class MdnsPresence {
+  private readonly instances = new Map<string, Instance>();
+  private readonly hosts = new Map<string, HostAddresses>();
+  private readonly live = new Map<string, { peer: Peer; fqdn: string }>();
+  private readonly warnedVersions = new Set<string>();
+
+  constructor(private readonly options: MdnsPresenceOptions) {}
+
+  peers(): Peer[] {
+    return [...this.live.values()].map((entry) => entry.peer);
+  }
+
+  peerById(id: string): Peer | undefined {
+    return this.live.get(id)?.peer;
+  }
+
+  /** Feeds every record of one response. Records of other services are ignored cheaply. */
+  ingest(records: readonly ParsedRecord[], source: RemoteInfo, now: number): void {
+    const suffix = `.${this.options.serviceType}`;
+    const touched = new Set<Instance>();
+    // Addresses first, so SRV targets in the same packet resolve.
+    const fresh = new Map<string, string[]>();
+    for (const record of records) {
+      if (record.type !== 'A' && record.type !== 'AAAA') continue;
+      const address = addressData(record);
+      if (address === undefined || record.ttl === 0) continue;
+      const addresses = fresh.get(record.name) ?? [];
+      addresses.push(address);
+      fresh.set(record.name, addresses);
+      const ttlMs = record.ttl * 1000;
+      this.hosts.set(record.name, { addresses, expiresAt: now + ttlMs });
+    }
+    for (const record of records) {
+      if (record.type === 'PTR' && record.name === this.options.serviceType) {
+        const fqdn = typeof record.data === 'string' ? record.data.toLowerCase() : undefined;
+        if (fqdn === undefined || !fqdn.endsWith(suffix)) continue;
+        if (record.ttl === 0) {
+          this.remove(fqdn);
+        } else if (!this.instances.has(fqdn)) {
+          const instance = this.instance(fqdn, now, record.ttl);
+          if (instance !== undefined && !records.some((r) => r.type === 'SRV' && r.name === fqdn)) {
+            this.options.requery(fqdn);
+          }
+        }
+      } else if ((record.type === 'SRV' || record.type === 'TXT') && record.name.endsWith(suffix)) {
+        if (record.ttl === 0) {
+          this.remove(record.name);
+          continue;
+        }
+        const instance = this.instance(record.name, now, record.ttl);
+        if (instance === undefined) continue;
+        if (record.type === 'SRV') {
+          const srv = srvData(record);
+          if (srv === undefined) continue;
+          instance.port = srv.port;
+          instance.target = srv.target;
+          instance.source = source.address;
+          instance.ttlMs = record.ttl * 1000;
+          instance.expiresAt = now + instance.ttlMs;
+          instance.refreshesSent = 0;
+        } else {
+          const txt = txtData(record);
+          instance.id = txt.get('id') ?? instance.id;
+          instance.version = txt.get('v') ?? instance.version;
+        }
+        touched.add(instance);
+      }
+    }
+    for (const instance of touched) this.evaluate(instance);
+  }
+
+  /** Expires instances whose TTL lapsed and re-queries those about to. Call about once a second. */
+  sweep(now: number): void {
+    for (const instance of [...this.instances.values()]) {
+      if (now >= instance.expiresAt) {
+        this.remove(instance.fqdn);
+      } else if (instance.refreshesSent < 2) {
+        const refreshAt = instance.expiresAt - instance.ttlMs * (0.2 - 0.1 * instance.refreshesSent);
+        if (now >= refreshAt) {
+          instance.refreshesSent += 1;
+          this.options.requery(instance.fqdn);
+        }
+      }
+    }
+    for (const [name, host] of this.hosts) if (now >= host.expiresAt) this.hosts.delete(name);
+  }
+
+  /** Forgets everything without emitting (the node itself is shutting down). */
+  clear(): void {
+    this.instances.clear();
+    this.hosts.clear();
+    this.live.clear();
+  }
+
+  private instance(fqdn: string, now: number, ttl: number): Instance | undefined {
+    const known = this.instances.get(fqdn);
+    if (known !== undefined) return known;
+    if (this.instances.size >= MAX_INSTANCES) return undefined;
+    const created: Instance = { fqdn, expiresAt: now + ttl * 1000, ttlMs: ttl * 1000, refreshesSent: 0 };
+    this.instances.set(fqdn, created);
+    return created;
+  }
+
+  private evaluate(instance: Instance): void {
+    const { id, version, port } = instance;
+    if (id === undefined || port === undefined || id === this.options.selfId) return;
+    if (version !== this.options.protocolVersion) {
+      const key = `${id}/${version ?? ''}`;
+      if (!this.warnedVersions.has(key)) {
+        this.warnedVersions.add(key);
+        this.options.onIncompatible?.(id, version ?? '');
+      }
+      return;
+    }
+    const host = this.pickAddress(instance);
+    if (host === undefined) return;
+    const url = `http://${isIPv4(host) ? host : `[${host}]`}:${port}`;
+    const existing = this.live.get(id);
+    if (existing !== undefined && existing.peer.url === url) {
+      existing.fqdn = instance.fqdn;
+      return;
+    }
+    if (existing !== undefined) {
+      this.live.delete(id);
+      this.options.onDown(existing.peer);
+    }
+    const peer: Peer = { id, url };
+    this.live.set(id, { peer, fqdn: instance.fqdn });
+    this.options.onUp(peer);
+  }
+
+  /** The A record address the packet came from if it is one, else any IPv4, else the source. */
+  private pickAddress(instance: Instance): string | undefined {
+    const addresses = instance.target === undefined ? [] : (this.hosts.get(instance.target)?.addresses ?? []);
+    const v4 = addresses.filter((address) => isIPv4(address));
+    if (instance.source !== undefined && v4.includes(instance.source)) return instance.source;
+    if (v4[0] !== undefined) return v4[0];
+    if (instance.source !== undefined && isIPv4(instance.source)) return instance.source;
+    return addresses.find((address) => !address.toLowerCase().startsWith('fe80')) ?? instance.source;
+  }
+
+  private remove(fqdn: string): void {
+    const instance = this.instances.get(fqdn);
+    if (instance === undefined) return;
+    this.instances.delete(fqdn);
+    if (instance.id === undefined) return;
+    const entry = this.live.get(instance.id);
+    if (entry !== undefined && entry.fqdn === fqdn) {
+      this.live.delete(instance.id);
+      this.options.onDown(entry.peer);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// The mDNS peer table fed with hand-made records (no sockets): TTL expiry, refresh queries,
+// goodbyes, protocol versions and malformed records.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MdnsPresence } from '../discovery/mdns-presence.js';
+import { responseRecords } from '../discovery/mdns-wire.js';
+import type { Peer } from '../discovery/peer-discovery.js';
+
+const TYPE = '_edgepier._tcp.local';
+const source = { address: '198.18.0.3', port: 5353 };
+
+function announcement(id: string, ttl: number, version = '1'): unknown {
+  const fqdn = `edgepier-${id}.${TYPE}`;
+  return {
+    answers: [
+      { name: TYPE, type: 'PTR', ttl, data: fqdn },
+      { name: fqdn, type: 'SRV', ttl, data: { port: 5000, target: `ep-${id}.local` } },
+      { name: fqdn, type: 'TXT', ttl, data: [Buffer.from(`id=${id}`), Buffer.from(`v=${version}`)] },
+      { name: `ep-${id}.local`, type: 'A', ttl, data: '198.18.0.3' },
+    ],
+  };
+}
+
+function table(): { presence: MdnsPresence; ups: Peer[]; downs: Peer[]; requeries: string[] } {
+  const ups: Peer[] = [];
+  const downs: Peer[] = [];
+  const requeries: string[] = [];
+  const presence = new MdnsPresence({
+    selfId: 'me',
+    serviceType: TYPE,
+    protocolVersion: '1',
+    onUp: (peer) => ups.push(peer),
+    onDown: (peer) => downs.push(peer),
+    requery: (instance) => requeries.push(instance),
+  });
+  return { presence, ups, downs, requeries };
+}
+
+void describe('MdnsPresence', () => {
+  void it('adds a peer once, refreshes it at 80 % and 90 % of its TTL, drops it when the TTL lapses', () => {
+    const { presence, ups, downs, requeries } = table();
+    presence.ingest(responseRecords(announcement('b', 10)), source, 0);
+    presence.ingest(responseRecords(announcement('b', 10)), source, 1000);
+    assert.deepEqual(ups, [{ id: 'b', url: 'http://198.18.0.3:5000' }]);
+    presence.sweep(8500); // 75 % of the TTL since the last refresh: nothing yet
+    assert.deepEqual(requeries, []);
+    presence.sweep(9100);
+    presence.sweep(10_100);
+    assert.deepEqual(requeries, [`edgepier-b.${TYPE}`, `edgepier-b.${TYPE}`]);
+    presence.sweep(11_000);
+    assert.deepEqual(downs, [{ id: 'b', url: 'http://198.18.0.3:5000' }]);
+    assert.deepEqual(presence.peers(), []);
+  });
+
+  void it('drops a peer at once on a goodbye and ignores itself and other protocol versions', () => {
+    const { presence, ups, downs } = table();
+    presence.ingest(responseRecords(announcement('me', 120)), source, 0);
+    presence.ingest(responseRecords(announcement('v2', 120, '2')), source, 0);
+    assert.deepEqual(ups, []);
+    presence.ingest(responseRecords(announcement('b', 120)), source, 0);
+    presence.ingest(responseRecords(announcement('b', 0)), source, 10);
+    assert.deepEqual(downs, [{ id: 'b', url: 'http://198.18.0.3:5000' }]);
+  });
+
+  void it('survives malformed records', () => {
+    const { presence, ups } = table();
+    const fqdn = `x.${TYPE}`;
+    for (const packet of [
+      null,
+      42,
+      { answers: 'no' },
+      { answers: [null, 1, { name: 5 }, { name: fqdn, type: 'SRV', ttl: 10, data: null }] },
+      { answers: [{ name: fqdn, type: 'SRV', ttl: -1, data: { port: 70_000, target: 'x' } }] },
+      { answers: [{ name: fqdn, type: 'TXT', ttl: 10, data: [1, {}, Buffer.from('=x'), Buffer.from('id')] }] },
+      { answers: [{ name: TYPE, type: 'PTR', ttl: 10, data: { not: 'a name' } }] },
+    ]) {
+      presence.ingest(responseRecords(packet), source, 0);
+    }
+    presence.sweep(100_000);
+    assert.deepEqual(ups, []);
+  });
+});
