@@ -2,12 +2,13 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../cache/blob-store.js';
 import { hasCode } from '../cache/blob-store.js';
-import type { TagStore } from '../cache/tag-store.js';
+import type { TagLocation, TagStore } from '../cache/tag-store.js';
 import type { ByteRange } from '../oci/byte-range.js';
 import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { declaredMediaType } from '../oci/media-types.js';
 import { OciError } from '../oci/oci-error.js';
 import type { ManifestReference } from '../oci/parse-request-path.js';
+import type { RequestOrigin } from '../peer/peer-protocol.js';
 import { BlobDownload } from './blob-download.js';
 import type { BlobSource } from './blob-source.js';
 import type { RegistryRoute } from './registry-router.js';
@@ -32,16 +33,32 @@ export interface ManifestResult {
   readonly source: ContentSource;
   /** True when upstream could not be asked and the last known tag mapping was used. */
   readonly stale?: boolean;
+  /** For tags: when upstream last confirmed the mapping (epoch ms). */
+  readonly resolvedAt?: number;
 }
 
-/** Who asks: a local client may make the mirror fetch; a peer only gets what is here. */
-export interface RequestOrigin {
-  readonly fromPeer: boolean;
+/** A blob answer in redirect mode: send the client to a peer instead of serving. */
+export interface BlobRedirect {
+  readonly redirect: string;
 }
 
-/** Sources on the site LAN for a digest, best first; the mirror tries them before upstream. */
+/** The site LAN as seen by the core (implemented by peer/SitePeers). */
 export interface PeerSourceProvider {
+  /** Sources on the LAN for a digest, best first; the mirror tries them before upstream. */
   blobSources(route: RegistryRoute, digest: Digest): Promise<BlobSource[]>;
+  /** Redirect mode: a peer URL that will serve the blob, if any. */
+  redirectTarget(route: RegistryRoute, digest: Digest): Promise<string | undefined>;
+  /** A manifest some peer holds, for when upstream cannot be reached. */
+  manifestFromPeers(
+    route: RegistryRoute,
+    reference: { tag: string } | { digest: Digest },
+  ): Promise<{ digest: Digest; body: Buffer; mediaType: string; resolvedAt?: number; peer: string } | undefined>;
+}
+
+/** Told when this node starts or stops holding a digest, so the LAN can be told. */
+export interface HoldingsListener {
+  holding(digest: string): void;
+  released(digest: string): void;
 }
 
 export interface PullThroughMirrorOptions {
@@ -51,8 +68,9 @@ export interface PullThroughMirrorOptions {
   /** How long a tag lookup waits for upstream before the last known mapping is used. */
   readonly tagTimeoutMs: number;
   readonly peers?: PeerSourceProvider;
-  /** Told when this node starts holding a digest (for advertisement to peers). */
-  readonly onStored?: (digest: string) => void;
+  /** `redirect` sends local clients to the peer that has (or owns) a blob; `proxy` streams it. */
+  readonly peerMode?: 'proxy' | 'redirect';
+  readonly holdings?: HoldingsListener;
 }
 
 /**
@@ -72,15 +90,20 @@ export class PullThroughMirror {
     return this.downloads.size;
   }
 
-  async openBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<BlobHandle> {
+  async openBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<BlobHandle | BlobRedirect> {
     const running = this.downloads.get(digest.value);
     if (running) return this.join(running);
     const stored = await this.options.store.stat(digest);
     if (stored) return this.cached(digest, stored.size);
     const raced = this.downloads.get(digest.value);
     if (raced) return this.join(raced);
-    if (origin.fromPeer) throw blobUnknown(digest);
-    return this.join(await this.startDownload(route, digest));
+    if (origin.fromPeer && !origin.ownerFetch) throw blobUnknown(digest);
+    if (!origin.fromPeer && this.options.peerMode === 'redirect' && this.options.peers) {
+      const redirect = await this.options.peers.redirectTarget(route, digest);
+      if (redirect) return { redirect };
+    }
+    // An owner fetch goes to upstream only: a peer's request never fans out to other peers.
+    return this.join(await this.startDownload(route, digest, { usePeers: !origin.fromPeer }));
   }
 
   async statBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<{ size: number; source: ContentSource }> {
@@ -88,7 +111,7 @@ export class PullThroughMirror {
     if (running) return { size: await running.sized, source: 'inflight' };
     const stored = await this.options.store.stat(digest);
     if (stored) return { size: stored.size, source: 'cache' };
-    if (origin.fromPeer) throw blobUnknown(digest);
+    if (origin.fromPeer && !origin.ownerFetch) throw blobUnknown(digest);
     const { size } = await route.client.headBlob(route.repository, digest.value);
     return { size, source: 'upstream' };
   }
@@ -128,28 +151,30 @@ export class PullThroughMirror {
   }
 
   /** Starts (or joins the start of) the one download of `digest`; concurrent callers share it. */
-  private startDownload(route: RegistryRoute, digest: Digest): Promise<BlobDownload> {
+  private startDownload(route: RegistryRoute, digest: Digest, options: { usePeers: boolean }): Promise<BlobDownload> {
     const starting = this.starting.get(digest.value);
     if (starting) return starting;
-    const created = this.createDownload(route, digest).finally(() => this.starting.delete(digest.value));
+    const created = this.createDownload(route, digest, options).finally(() => this.starting.delete(digest.value));
     this.starting.set(digest.value, created);
     return created;
   }
 
-  private async createDownload(route: RegistryRoute, digest: Digest): Promise<BlobDownload> {
-    const peerSources = this.options.peers ? await this.options.peers.blobSources(route, digest) : [];
+  private async createDownload(route: RegistryRoute, digest: Digest, options: { usePeers: boolean }): Promise<BlobDownload> {
+    const peerSources = this.options.peers && options.usePeers ? await this.options.peers.blobSources(route, digest) : [];
     const sources: BlobSource[] = [...peerSources, upstreamSource(route, digest)];
     const writer = await this.options.store.createWriter(digest);
     const download = new BlobDownload(writer, sources, this.options.logger);
     this.downloads.set(digest.value, download);
+    // Peers may join a download in progress, so the LAN hears of it at once, not at the end.
+    this.options.holdings?.holding(digest.value);
     const started = Date.now();
     download.finished
       .then(
         (stored) => {
           this.options.logger.info({ digest: digest.value, bytes: stored.size, source: download.source, ms: Date.now() - started }, 'blob cached');
-          this.options.onStored?.(digest.value);
         },
         (error: unknown) => {
+          this.options.holdings?.released(digest.value);
           this.options.logger.warn({ digest: digest.value, err: error instanceof Error ? error.message : String(error) }, 'blob download failed; nothing cached');
         },
       )
@@ -167,8 +192,16 @@ export class PullThroughMirror {
   ): Promise<ManifestResult> {
     const local = await this.readStoredManifest(digest, options.method);
     if (local) return local;
-    if (options.fromPeer) throw manifestUnknown(digest.value);
-    const fetched = await route.client.fetchManifest(route.repository, digest.value, { method: 'GET' });
+    if (options.fromPeer && !options.ownerFetch) throw manifestUnknown(digest.value);
+    let fetched;
+    try {
+      fetched = await route.client.fetchManifest(route.repository, digest.value, { method: 'GET' });
+    } catch (error) {
+      const fromPeers = !options.fromPeer && isUnreachable(error) ? await this.options.peers?.manifestFromPeers(route, { digest }) : undefined;
+      if (!fromPeers) throw error;
+      await this.storeManifest(digest, fromPeers.body, fromPeers.mediaType);
+      return { digest: digest.value, mediaType: fromPeers.mediaType, size: fromPeers.body.length, body: fromPeers.body, source: 'peer' };
+    }
     const body = fetched.body ?? Buffer.alloc(0);
     if (digestOf(body, digest.algorithm).value !== digest.value) {
       throw new OciError('UPSTREAM_ERROR', `upstream ${route.registry} sent a manifest that does not match ${digest.value}`);
@@ -187,7 +220,7 @@ export class PullThroughMirror {
       const known = await this.options.tags.get(location);
       const local = known && (await this.readStoredManifest(parseDigest(known.digest), options.method));
       if (!local) throw manifestUnknown(tag);
-      return local;
+      return { ...local, resolvedAt: known.resolvedAt };
     }
     const signal = AbortSignal.timeout(this.options.tagTimeoutMs);
     try {
@@ -213,13 +246,35 @@ export class PullThroughMirror {
       if (!isUnreachable(error)) throw error;
       const known = await this.options.tags.get(location);
       const local = known && (await this.readStoredManifest(parseDigest(known.digest), options.method));
-      if (!local) throw error;
+      if (!local) return this.tagFromPeers(route, location, error);
       this.options.logger.warn(
         { registry: route.registry, repository: route.repository, tag, digest: local.digest, resolvedAt: new Date(known.resolvedAt).toISOString() },
         'upstream unreachable; serving the last known tag mapping (stale)',
       );
       return { ...local, stale: true };
     }
+  }
+
+  /** The WAN is down and this node never saw the tag: maybe a neighbour did. */
+  private async tagFromPeers(route: RegistryRoute, location: TagLocation, upstreamError: unknown): Promise<ManifestResult> {
+    const answer = await this.options.peers?.manifestFromPeers(route, { tag: location.tag });
+    if (!answer) throw upstreamError;
+    await this.storeManifest(answer.digest, answer.body, answer.mediaType);
+    const resolvedAt = answer.resolvedAt ?? 0;
+    await this.options.tags.set(location, { digest: answer.digest.value, mediaType: answer.mediaType, resolvedAt });
+    this.options.logger.warn(
+      { registry: route.registry, repository: route.repository, tag: location.tag, digest: answer.digest.value, peer: answer.peer },
+      'upstream unreachable; tag resolved by a peer (stale)',
+    );
+    return {
+      digest: answer.digest.value,
+      mediaType: answer.mediaType,
+      size: answer.body.length,
+      body: answer.body,
+      source: 'peer',
+      stale: true,
+      resolvedAt,
+    };
   }
 
   private async readStoredManifest(digest: Digest, method: 'GET' | 'HEAD'): Promise<ManifestResult | undefined> {
@@ -242,7 +297,7 @@ export class PullThroughMirror {
     try {
       await writer.write(body);
       await writer.commit();
-      this.options.onStored?.(digest.value);
+      this.options.holdings?.holding(digest.value);
     } finally {
       await writer.abort();
     }

@@ -1,5 +1,3 @@
-/** Marks a request as coming from another EdgePier node: serve local content only, never fan out. */
-export const PEER_HEADER = 'x-edgepier-peer';
 /** Says where a response's bytes came from (cache, inflight, peer, upstream). */
 export const SOURCE_HEADER = 'X-EdgePier-Source';
 /** This node's id, so peers and operators can tell nodes apart. */

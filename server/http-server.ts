@@ -14,7 +14,11 @@ export class HttpServer {
   private readonly sockets = new Set<Socket>();
 
   constructor(app: Koa<never> | Koa<object>, private readonly logger: Logger) {
-    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, app.callback());
+    const handle = app.callback();
+    // koa's handler settles its own promise (its error handling lives inside it).
+    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) => {
+      void handle(request, response);
+    });
     this.server.keepAliveTimeout = 65_000;
     this.server.headersTimeout = 30_000;
     // Requests are small; only responses (blobs) are long. This bounds a slow-loris client.

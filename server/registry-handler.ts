@@ -8,7 +8,8 @@ import { BLOB_MEDIA_TYPE } from '../oci/media-types.js';
 import { OciError } from '../oci/oci-error.js';
 import { parseRequestPath, type ManifestReference } from '../oci/parse-request-path.js';
 import { API_VERSION_HEADER } from './oci-error-response.js';
-import { PEER_HEADER, SOURCE_HEADER, STALE_HEADER } from './headers.js';
+import { OWNER_FETCH_HEADER, OWNER_FETCH_QUERY, PEER_HEADER, PEER_QUERY, RESOLVED_AT_HEADER, type RequestOrigin } from '../peer/peer-protocol.js';
+import { SOURCE_HEADER, STALE_HEADER } from './headers.js';
 import type { EdgePierState } from './request-context.js';
 
 export interface RegistryHandlerDependencies {
@@ -35,9 +36,7 @@ export function createRegistryHandler(deps: RegistryHandlerDependencies): (ctx: 
     if (Array.isArray(ctx.query.ns)) throw new OciError('NAME_INVALID', 'ns may be given once');
     const route = deps.router.resolve(target.name, namespace);
     if (namespace !== undefined) ctx.set('OCI-Namespace', namespace);
-    const peer = ctx.get(PEER_HEADER);
-    if (peer) ctx.state.facts.peer = peer.slice(0, 64);
-    const origin = { fromPeer: peer !== '' };
+    const origin = requestOrigin(ctx);
     if (target.kind === 'manifest') {
       await serveManifest(ctx, deps.mirror, route, target.reference, origin);
     } else {
@@ -51,7 +50,7 @@ async function serveManifest(
   mirror: PullThroughMirror,
   route: ReturnType<RegistryRouter['resolve']>,
   reference: ManifestReference,
-  origin: { fromPeer: boolean },
+  origin: RequestOrigin,
 ): Promise<void> {
   const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
   const manifest = await mirror.getManifest(route, reference, { ...origin, method });
@@ -59,6 +58,7 @@ async function serveManifest(
   ctx.set('Docker-Content-Digest', manifest.digest);
   ctx.set(SOURCE_HEADER, manifest.source);
   if (manifest.stale) ctx.set(STALE_HEADER, 'true');
+  if (manifest.resolvedAt !== undefined) ctx.set(RESOLVED_AT_HEADER, String(manifest.resolvedAt));
   ctx.type = manifest.mediaType;
   if (method === 'HEAD' || !manifest.body) {
     ctx.status = 200;
@@ -73,7 +73,7 @@ async function serveBlob(
   mirror: PullThroughMirror,
   route: ReturnType<RegistryRouter['resolve']>,
   digest: Digest,
-  origin: { fromPeer: boolean },
+  origin: RequestOrigin,
 ): Promise<void> {
   ctx.state.facts.digest = digest.value;
   const blobHeaders = (source: string): Record<string, string> => ({
@@ -90,7 +90,15 @@ async function serveBlob(
     ctx.set('Content-Length', String(size));
     return;
   }
-  const handle = await mirror.openBlob(route, digest, origin);
+  const answer = await mirror.openBlob(route, digest, origin);
+  if ('redirect' in answer) {
+    ctx.state.facts.redirect = answer.redirect;
+    ctx.status = 307;
+    ctx.set('Location', answer.redirect);
+    ctx.body = '';
+    return;
+  }
+  const handle = answer;
   ctx.state.facts.source = handle.source;
   const range = resolveRange(ctx.get('range') || undefined, handle.size);
   const stream = await handle.open(range);
@@ -114,4 +122,16 @@ async function serveBlob(
   } finally {
     ctx.state.facts.bytes = sent;
   }
+}
+
+/**
+ * Who is asking. Peers mark their calls with a header; a client redirected by a peer carries
+ * the same markers as query parameters (it cannot be told to add headers).
+ */
+function requestOrigin(ctx: RegistryContext): RequestOrigin {
+  const peer = ctx.get(PEER_HEADER) || (typeof ctx.query[PEER_QUERY] === 'string' ? ctx.query[PEER_QUERY] : '');
+  if (!peer) return { fromPeer: false };
+  ctx.state.facts.peer = peer.slice(0, 64);
+  const ownerFetch = ctx.get(OWNER_FETCH_HEADER) === '1' || ctx.query[OWNER_FETCH_QUERY] === '1';
+  return { fromPeer: true, ownerFetch };
 }

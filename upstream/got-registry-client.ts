@@ -1,10 +1,11 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import got from 'got';
 import type { Logger } from 'pino';
 import { declaredMediaType, MAX_MANIFEST_BYTES, UPSTREAM_MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { OciError } from '../oci/oci-error.js';
+import { blobFromResponse } from './blob-response.js';
+import { openHttpStream, type HttpStreamResponse } from './open-http-stream.js';
 import type { RegistryClient, RegistryCredentials, RequestOptions, UpstreamBlob, UpstreamManifest } from './registry-client.js';
 import { DEFAULT_TOKEN_LIFETIME_S, TokenCache } from './token-cache.js';
 import {
@@ -26,11 +27,7 @@ export interface GotRegistryClientOptions {
   readonly logger: Logger;
 }
 
-interface OpenResponse {
-  readonly statusCode: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Readable;
-}
+type OpenResponse = HttpStreamResponse;
 
 const RETRY_PAUSE_MS = 250;
 
@@ -88,20 +85,7 @@ export class GotRegistryClient implements RegistryClient {
     const offset = options.offset ?? 0;
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
     const response = await this.send('GET', `/v2/${repository}/blobs/${digest}`, repository, headers, options.signal);
-    if (response.statusCode === 206) {
-      const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(headerValue(response.headers['content-range']) ?? '');
-      if (!contentRange || Number(contentRange[1]) !== offset) {
-        response.body.destroy();
-        throw new OciError('UPSTREAM_ERROR', `upstream ${this.registry} answered a range we did not ask for`);
-      }
-      return { size: Number(contentRange[3]), offset, stream: response.body };
-    }
-    if (response.statusCode !== 200) {
-      response.body.destroy();
-      throw upstreamStatusError(response.statusCode, 'blob', this.registry);
-    }
-    const length = response.headers['content-length'];
-    return { ...(length !== undefined ? { size: Number(length) } : {}), offset: 0, stream: response.body };
+    return blobFromResponse(response, offset, `upstream ${this.registry}`, (status) => upstreamStatusError(status, 'blob', this.registry));
   }
 
   async headBlob(repository: string, digest: string, options: RequestOptions = {}): Promise<{ size: number }> {
@@ -162,25 +146,11 @@ export class GotRegistryClient implements RegistryClient {
 
   private open(method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<OpenResponse> {
     const timeoutMs = this.options.timeoutMs;
-    return new Promise((resolve, reject) => {
-      const request = got.stream(`${this.baseUrl}${path}`, {
-        method,
-        // Exact bytes: the digest is over the blob as stored, so no transfer compression.
-        headers: { ...headers, 'accept-encoding': 'identity', 'user-agent': 'edgepier' },
-        decompress: false,
-        throwHttpErrors: false,
-        retry: { limit: 0 },
-        timeout: { lookup: timeoutMs, connect: timeoutMs, secureConnect: timeoutMs, response: timeoutMs, socket: timeoutMs },
-        ...(signal ? { signal } : {}),
-      });
-      // Errors after the response arrived belong to whoever reads the body (pipeline or
-      // iterator); this listener only keeps one that fires before they attach from crashing.
-      request.on('error', () => undefined);
-      request.once('error', reject);
-      request.once('response', (response: { statusCode: number; headers: IncomingHttpHeaders }) => {
-        request.off('error', reject);
-        resolve({ statusCode: response.statusCode, headers: response.headers, body: request });
-      });
+    return openHttpStream(`${this.baseUrl}${path}`, {
+      method,
+      headers,
+      timeouts: { connectMs: timeoutMs, responseMs: timeoutMs, idleMs: timeoutMs },
+      signal,
     });
   }
 

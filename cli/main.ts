@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../config/load-config.js';
+import { printConfig } from '../config/print-config.js';
+import { renderHelp } from '../config/help-text.js';
+import { createLogger } from './create-logger.js';
+import { EdgePierNode } from './edgepier-node.js';
+
+const USAGE = `usage: edgepier <command> [options]
+
+commands:
+  serve           run the mirror
+  config print    show the effective configuration (secrets masked)
+
+Run 'edgepier serve --help' for the options.`;
+
+/** The CLI: the only place that reads argv and the environment. */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === 'config' && rest[0] === 'print') return printEffectiveConfig(rest.slice(1));
+  if (command === 'serve') return serve(rest);
+  process.stderr.write(`edgepier: unknown command '${command}'\n${USAGE}\n`);
+  return 2;
+}
+
+function load(args: string[]): ReturnType<typeof loadConfig> | undefined {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${renderHelp()}\n`);
+    return undefined;
+  }
+  const result = loadConfig({ argv: args, env: process.env, readFile: (path) => readFileSync(path, 'utf8') });
+  if (!result.ok) {
+    process.stderr.write(`edgepier: invalid configuration:\n${result.problems.map((p) => `  ${p.setting}: ${p.message}`).join('\n')}\n`);
+  }
+  return result;
+}
+
+function printEffectiveConfig(args: string[]): number {
+  const result = load(args);
+  if (!result) return 0;
+  if (!result.ok) return 2;
+  process.stdout.write(printConfig(result.config));
+  return 0;
+}
+
+async function serve(args: string[]): Promise<number> {
+  const result = load(args);
+  if (!result) return 0;
+  if (!result.ok) return 2;
+  const logger = createLogger(result.config.logLevel);
+  const node = new EdgePierNode(result.config, logger);
+  await node.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'shutting down');
+      node.close().then(resolve, (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`edgepier: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

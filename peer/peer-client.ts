@@ -1,0 +1,95 @@
+import type { Logger } from 'pino';
+import type { Peer } from '../discovery/peer-discovery.js';
+import type { Digest } from '../oci/digest.js';
+import { declaredMediaType, MAX_MANIFEST_BYTES, UPSTREAM_MANIFEST_ACCEPT } from '../oci/media-types.js';
+import { OciError } from '../oci/oci-error.js';
+import { blobFromResponse } from '../upstream/blob-response.js';
+import { openHttpStream, type HttpStreamTimeouts } from '../upstream/open-http-stream.js';
+import type { UpstreamBlob } from '../upstream/registry-client.js';
+import { OWNER_FETCH_HEADER, PEER_HEADER, peerPath, RESOLVED_AT_HEADER } from './peer-protocol.js';
+
+export interface PeerManifest {
+  readonly body: Buffer;
+  readonly mediaType: string;
+  readonly resolvedAt?: number;
+}
+
+export interface PeerClientOptions {
+  readonly nodeId: string;
+  /** Connect, first byte and idle limit for a peer serving what it holds. */
+  readonly peerTimeoutMs: number;
+  /** First-byte limit when the peer is the owner and may first have to ask upstream. */
+  readonly ownerFetchTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** Fetches from other EdgePier nodes over their ordinary pull API, marked as peer calls. */
+export class PeerClient {
+  constructor(private readonly options: PeerClientOptions) {}
+
+  async openBlob(
+    peer: Peer,
+    target: { registry: string; repository: string; digest: Digest },
+    offset: number,
+    request: { ownerFetch: boolean; signal: AbortSignal },
+  ): Promise<UpstreamBlob> {
+    const headers: Record<string, string> = { [PEER_HEADER]: this.options.nodeId };
+    if (request.ownerFetch) headers[OWNER_FETCH_HEADER] = '1';
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    const response = await this.open(peer, peerPath(target.registry, target.repository, 'blobs', target.digest.value), headers, request);
+    return blobFromResponse(response, offset, `peer ${peer.id}`, (status) => peerStatusError(peer, status));
+  }
+
+  async fetchManifest(
+    peer: Peer,
+    target: { registry: string; repository: string; reference: string },
+    request: { ownerFetch: boolean; signal: AbortSignal },
+  ): Promise<PeerManifest> {
+    const headers: Record<string, string> = { [PEER_HEADER]: this.options.nodeId, accept: UPSTREAM_MANIFEST_ACCEPT };
+    if (request.ownerFetch) headers[OWNER_FETCH_HEADER] = '1';
+    const response = await this.open(peer, peerPath(target.registry, target.repository, 'manifests', target.reference), headers, request);
+    if (response.statusCode !== 200) {
+      response.body.destroy();
+      throw peerStatusError(peer, response.statusCode);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of response.body) {
+      total += (chunk as Buffer).length;
+      if (total > MAX_MANIFEST_BYTES) {
+        response.body.destroy();
+        throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} sent an oversized manifest`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const body = Buffer.concat(chunks);
+    const contentType = response.headers['content-type']?.split(';')[0]?.trim();
+    const resolvedAt = Number(response.headers[RESOLVED_AT_HEADER]);
+    return {
+      body,
+      mediaType: declaredMediaType(body) ?? contentType ?? '',
+      ...(Number.isFinite(resolvedAt) && resolvedAt > 0 ? { resolvedAt } : {}),
+    };
+  }
+
+  private open(
+    peer: Peer,
+    path: string,
+    headers: Record<string, string>,
+    request: { ownerFetch: boolean; signal: AbortSignal },
+  ): ReturnType<typeof openHttpStream> {
+    const peerTimeout = this.options.peerTimeoutMs;
+    // The owner may have to reach upstream before its first byte; once bytes flow, a stall
+    // longer than that same bound means it is stuck and the next source should take over.
+    const timeouts: HttpStreamTimeouts = request.ownerFetch
+      ? { connectMs: peerTimeout, responseMs: this.options.ownerFetchTimeoutMs, idleMs: this.options.ownerFetchTimeoutMs }
+      : { connectMs: peerTimeout, responseMs: peerTimeout, idleMs: peerTimeout };
+    return openHttpStream(`${peer.url}${path}`, { method: 'GET', headers, timeouts, signal: request.signal });
+  }
+}
+
+function peerStatusError(peer: Peer, status: number): OciError {
+  return new OciError(status === 404 ? 'BLOB_UNKNOWN' : 'UPSTREAM_ERROR', `peer ${peer.id} answered HTTP ${status}`, {
+    detail: { peer: peer.id, status },
+  });
+}

@@ -1,0 +1,173 @@
+import type { Logger } from 'pino';
+import type { Peer, PeerDiscovery } from '../discovery/peer-discovery.js';
+import type { BlobSource } from '../mirror/blob-source.js';
+import type { RegistryRoute } from '../mirror/registry-router.js';
+import { digestOf, type Digest } from '../oci/digest.js';
+import { OciError } from '../oci/oci-error.js';
+import type { UpstreamBlob } from '../upstream/registry-client.js';
+import type { PeerClient } from './peer-client.js';
+import type { PeerHealth } from './peer-health.js';
+import { OWNER_FETCH_QUERY, PEER_QUERY, peerPath } from './peer-protocol.js';
+import { rankByRendezvous } from './rendezvous.js';
+
+export interface SitePeersOptions {
+  readonly nodeId: string;
+  readonly discovery: PeerDiscovery;
+  readonly client: PeerClient;
+  readonly health: PeerHealth;
+  readonly logger: Logger;
+  /** How long to wait for the LAN to name holders of a digest. */
+  readonly holderLookupMs: number;
+  /** Per-peer limit when asking every peer for a manifest (offline tag resolution). */
+  readonly peerTimeoutMs: number;
+}
+
+export interface PeerManifestAnswer {
+  readonly digest: Digest;
+  readonly body: Buffer;
+  readonly mediaType: string;
+  readonly resolvedAt?: number;
+  readonly peer: string;
+}
+
+/**
+ * The site LAN as a content source. For a digest, the rendezvous owner comes first (it
+ * fetches upstream once for the whole site and serves waiters as bytes arrive), then any
+ * node the LAN names as a holder, and only then the caller's upstream.
+ */
+export class SitePeers {
+  constructor(private readonly options: SitePeersOptions) {}
+
+  /** The live, healthy peers ranked for `digest`, with this node's own place among them. */
+  rank(digest: Digest): { ranked: Peer[]; owner: Peer | undefined; selfIsOwner: boolean } {
+    const self: Peer = { id: this.options.nodeId, url: '' };
+    const live = this.options.discovery.peers().filter((peer) => !this.options.health.isAvoided(peer.id));
+    const ranked = rankByRendezvous(digest.value, [self, ...live]);
+    const first = ranked[0];
+    const selfIsOwner = first?.id === self.id;
+    return { ranked: ranked.filter((peer) => peer.id !== self.id), owner: selfIsOwner ? undefined : first, selfIsOwner };
+  }
+
+  blobSources(route: RegistryRoute, digest: Digest): Promise<BlobSource[]> {
+    const { owner } = this.rank(digest);
+    // Ask the LAN now, in parallel with the owner attempt: the answer is only awaited if
+    // the owner fails, so it never sits on the fast path.
+    const holders = this.options.discovery
+      .findHolders(digest.value, { timeoutMs: this.options.holderLookupMs })
+      .then((found) => found.filter((peer) => peer.id !== owner?.id && peer.id !== this.options.nodeId));
+    holders.catch(() => undefined);
+    const target = { registry: route.registry, repository: route.repository, digest };
+    const sources: BlobSource[] = [];
+    if (owner) sources.push(this.peerSource(owner, target, true));
+    sources.push(new HolderSource(holders, this, target));
+    return Promise.resolve(sources);
+  }
+
+  /** Where redirect mode sends a client: the owner (which fetches if needed) or a holder. */
+  async redirectTarget(route: RegistryRoute, digest: Digest): Promise<string | undefined> {
+    const { owner } = this.rank(digest);
+    const path = peerPath(route.registry, route.repository, 'blobs', digest.value);
+    const marker = `&${PEER_QUERY}=${encodeURIComponent(this.options.nodeId)}`;
+    if (owner) return `${owner.url}${path}${marker}&${OWNER_FETCH_QUERY}=1`;
+    const holders = await this.options.discovery.findHolders(digest.value, { timeoutMs: this.options.holderLookupMs, firstAnswerOnly: true });
+    const holder = holders.find((peer) => peer.id !== this.options.nodeId && !this.options.health.isAvoided(peer.id));
+    return holder ? `${holder.url}${path}${marker}` : undefined;
+  }
+
+  /**
+   * Asks every live peer for a manifest at once (for a site whose WAN is down) and keeps
+   * the answer whose tag mapping was confirmed upstream most recently. Answers by digest
+   * are verified; a peer that sends other bytes is avoided.
+   */
+  async manifestFromPeers(route: RegistryRoute, reference: { tag: string } | { digest: Digest }): Promise<PeerManifestAnswer | undefined> {
+    const peers = this.options.discovery.peers().filter((peer) => !this.options.health.isAvoided(peer.id));
+    const referenceText = 'tag' in reference ? reference.tag : reference.digest.value;
+    const answers = await Promise.all(
+      peers.map(async (peer): Promise<PeerManifestAnswer | undefined> => {
+        try {
+          const answer = await this.options.client.fetchManifest(
+            peer,
+            { registry: route.registry, repository: route.repository, reference: referenceText },
+            { ownerFetch: false, signal: AbortSignal.timeout(this.options.peerTimeoutMs) },
+          );
+          const algorithm = 'digest' in reference ? reference.digest.algorithm : 'sha256';
+          const digest = digestOf(answer.body, algorithm);
+          if ('digest' in reference && digest.value !== reference.digest.value) {
+            this.options.health.reportCorrupt(peer.id);
+            this.options.logger.warn({ peer: peer.id, digest: reference.digest.value }, 'peer sent a manifest that does not match its digest');
+            return undefined;
+          }
+          return { digest, body: answer.body, mediaType: answer.mediaType, peer: peer.id, ...(answer.resolvedAt ? { resolvedAt: answer.resolvedAt } : {}) };
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    const found = answers.filter((answer): answer is PeerManifestAnswer => answer !== undefined);
+    found.sort((a, b) => (b.resolvedAt ?? 0) - (a.resolvedAt ?? 0));
+    return found[0];
+  }
+
+  /** A source that streams one blob from one peer. */
+  peerSource(peer: Peer, target: { registry: string; repository: string; digest: Digest }, ownerFetch: boolean): BlobSource {
+    const { client, health } = this.options;
+    return {
+      kind: 'peer',
+      name: `peer:${peer.id}`,
+      open: async (offset, signal) => {
+        try {
+          return await client.openBlob(peer, target, offset, { ownerFetch, signal });
+        } catch (error) {
+          // A plain miss is an answer, not a fault; anything else sidelines the peer a while.
+          if (!(error instanceof OciError && error.code === 'BLOB_UNKNOWN')) health.reportFailure(peer.id);
+          throw error;
+        }
+      },
+      reportCorrupt: () => {
+        health.reportCorrupt(peer.id);
+        this.options.logger.warn({ peer: peer.id, digest: target.digest.value }, 'peer sent bytes that do not match the digest; avoiding it');
+      },
+    };
+  }
+}
+
+/**
+ * The holders the LAN named, tried one after another until one answers. Its name is the
+ * holder in use, so logs and the source header say which peer served.
+ */
+class HolderSource implements BlobSource {
+  readonly kind = 'peer' as const;
+  private current: BlobSource | undefined;
+  private readonly tried = new Set<string>();
+
+  constructor(
+    private readonly holders: Promise<Peer[]>,
+    private readonly site: SitePeers,
+    private readonly target: { registry: string; repository: string; digest: Digest },
+  ) {}
+
+  get name(): string {
+    return this.current?.name ?? 'peer:holders';
+  }
+
+  async open(offset: number, signal: AbortSignal): Promise<UpstreamBlob> {
+    // On a resume, the holder that just broke is not asked again.
+    for (const holder of await this.holders) {
+      if (this.tried.has(holder.id)) continue;
+      this.tried.add(holder.id);
+      const source = this.site.peerSource(holder, this.target, false);
+      try {
+        const opened = await source.open(offset, signal);
+        this.current = source;
+        return opened;
+      } catch {
+        // The next holder, if any.
+      }
+    }
+    throw new OciError('BLOB_UNKNOWN', 'no peer holds this blob');
+  }
+
+  reportCorrupt(): void {
+    this.current?.reportCorrupt?.();
+  }
+}
