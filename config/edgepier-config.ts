@@ -32,6 +32,8 @@ export interface EdgePierConfig {
   /** Milliseconds a tag lookup waits for upstream before serving the last known mapping. */
   readonly tagTimeout: number;
   readonly mdns: boolean;
+  /** IPv4 address whose interface mDNS uses and advertises; '' means every interface. */
+  readonly mdnsInterface: string;
   readonly peers: readonly HostPort[];
   readonly peerMode: PeerMode;
   /** Milliseconds. */

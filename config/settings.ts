@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { LOG_LEVELS, PEER_MODES, type EdgePierConfig, type SettingKey } from './edgepier-config.js';
 import { parseBoolean } from './parse-boolean.js';
 import { choiceParser } from './parse-choice.js';
@@ -151,6 +152,17 @@ export const SETTINGS: SettingsSchema = {
     parse: parseBoolean,
     whenSet: false,
     default: true,
+  }),
+  mdnsInterface: valueSetting({
+    flag: '--mdns-interface',
+    env: 'EDGEPIER_MDNS_INTERFACE',
+    yamlKey: 'mdnsInterface',
+    valueName: 'IPV4',
+    description: 'Address of the LAN interface for mDNS (multicast and the address peers are told). Set it on multi-homed hosts.',
+    default: '',
+    defaultText: 'every interface',
+    parse: (text) => (text === '' || isIPv4(text) ? ok(text) : fail(`${JSON.stringify(text.slice(0, 64))} is not an IPv4 address`)),
+    display: (value) => value,
   }),
   peers: listSetting<HostPort, readonly HostPort[]>({
     flag: '--peers',
