@@ -150,7 +150,7 @@ class LazySite {
     this.site = site;
   }
 
-  blobSources: SitePeers['blobSources'] = (route, digest) => this.site?.blobSources(route, digest) ?? Promise.resolve([]);
+  blobSources: SitePeers['blobSources'] = (route, digest, options) => this.site?.blobSources(route, digest, options) ?? Promise.resolve([]);
   redirectTarget: SitePeers['redirectTarget'] = (route, digest) => this.site?.redirectTarget(route, digest) ?? Promise.resolve(undefined);
   manifestFromPeers: SitePeers['manifestFromPeers'] = (route, reference) =>
     this.site?.manifestFromPeers(route, reference) ?? Promise.resolve(undefined);

@@ -42,10 +42,20 @@ export interface BlobRedirect {
   readonly redirect: string;
 }
 
+/**
+ * Which neighbours a download may use: `all` (the owner, then holders) for a local
+ * client's request; `holders` only, when this node is serving an owner fetch.
+ */
+export interface PeerSourceOptions {
+  readonly peers: 'all' | 'holders';
+  /** The node that asked us; never asked back. */
+  readonly exclude?: string;
+}
+
 /** The site LAN as seen by the core (implemented by peer/SitePeers). */
 export interface PeerSourceProvider {
   /** Sources on the LAN for a digest, best first; the mirror tries them before upstream. */
-  blobSources(route: RegistryRoute, digest: Digest): Promise<BlobSource[]>;
+  blobSources(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobSource[]>;
   /** Redirect mode: a peer URL that will serve the blob, if any. */
   redirectTarget(route: RegistryRoute, digest: Digest): Promise<string | undefined>;
   /** A manifest some peer holds, for when upstream cannot be reached. */
@@ -102,8 +112,9 @@ export class PullThroughMirror {
       const redirect = await this.options.peers.redirectTarget(route, digest);
       if (redirect) return { redirect };
     }
-    // An owner fetch goes to upstream only: a peer's request never fans out to other peers.
-    return this.join(await this.startDownload(route, digest, { usePeers: !origin.fromPeer }));
+    // A peer asking the owner may make it consult nodes that hold the committed blob, then
+    // upstream; never another owner, so a request travels at most two hops and cannot loop.
+    return this.join(await this.startDownload(route, digest, { peers: origin.fromPeer ? 'holders' : 'all', ...(origin.peerId ? { exclude: origin.peerId } : {}) }));
   }
 
   async statBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<{ size: number; source: ContentSource }> {
@@ -151,7 +162,7 @@ export class PullThroughMirror {
   }
 
   /** Starts (or joins the start of) the one download of `digest`; concurrent callers share it. */
-  private startDownload(route: RegistryRoute, digest: Digest, options: { usePeers: boolean }): Promise<BlobDownload> {
+  private startDownload(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobDownload> {
     const starting = this.starting.get(digest.value);
     if (starting) return starting;
     const created = this.createDownload(route, digest, options).finally(() => this.starting.delete(digest.value));
@@ -159,22 +170,23 @@ export class PullThroughMirror {
     return created;
   }
 
-  private async createDownload(route: RegistryRoute, digest: Digest, options: { usePeers: boolean }): Promise<BlobDownload> {
-    const peerSources = this.options.peers && options.usePeers ? await this.options.peers.blobSources(route, digest) : [];
+  private async createDownload(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobDownload> {
+    const peerSources = this.options.peers ? await this.options.peers.blobSources(route, digest, options) : [];
     const sources: BlobSource[] = [...peerSources, upstreamSource(route, digest)];
     const writer = await this.options.store.createWriter(digest);
     const download = new BlobDownload(writer, sources, this.options.logger);
     this.downloads.set(digest.value, download);
-    // Peers may join a download in progress, so the LAN hears of it at once, not at the end.
-    this.options.holdings?.holding(digest.value);
     const started = Date.now();
     download.finished
       .then(
         (stored) => {
           this.options.logger.info({ digest: digest.value, bytes: stored.size, source: download.source, ms: Date.now() - started }, 'blob cached');
+          // Only committed content is advertised. A node that is still downloading is found
+          // through ownership instead: advertising it could let two in-flight downloads wait
+          // on each other, while a chain that ends at committed content or upstream cannot.
+          this.options.holdings?.holding(digest.value);
         },
         (error: unknown) => {
-          this.options.holdings?.released(digest.value);
           this.options.logger.warn({ digest: digest.value, err: error instanceof Error ? error.message : String(error) }, 'blob download failed; nothing cached');
         },
       )

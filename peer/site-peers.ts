@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Peer, PeerDiscovery } from '../discovery/peer-discovery.js';
 import type { BlobSource } from '../mirror/blob-source.js';
+import type { PeerSourceOptions } from '../mirror/pull-through-mirror.js';
 import type { RegistryRoute } from '../mirror/registry-router.js';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
@@ -48,13 +49,14 @@ export class SitePeers {
     return { ranked: ranked.filter((peer) => peer.id !== self.id), owner: selfIsOwner ? undefined : first, selfIsOwner };
   }
 
-  blobSources(route: RegistryRoute, digest: Digest): Promise<BlobSource[]> {
-    const { owner } = this.rank(digest);
+  blobSources(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobSource[]> {
+    const owner = options.peers === 'all' ? this.rank(digest).owner : undefined;
+    const skip = new Set([this.options.nodeId, owner?.id, options.exclude]);
     // Ask the LAN now, in parallel with the owner attempt: the answer is only awaited if
     // the owner fails, so it never sits on the fast path.
     const holders = this.options.discovery
-      .findHolders(digest.value, { timeoutMs: this.options.holderLookupMs })
-      .then((found) => found.filter((peer) => peer.id !== owner?.id && peer.id !== this.options.nodeId));
+      .findHolders(digest.value, { timeoutMs: this.options.holderLookupMs, firstAnswerOnly: options.peers === 'holders' })
+      .then((found) => found.filter((peer) => !skip.has(peer.id) && !this.options.health.isAvoided(peer.id)));
     holders.catch(() => undefined);
     const target = { registry: route.registry, repository: route.repository, digest };
     const sources: BlobSource[] = [];

@@ -133,5 +133,5 @@ function requestOrigin(ctx: RegistryContext): RequestOrigin {
   if (!peer) return { fromPeer: false };
   ctx.state.facts.peer = peer.slice(0, 64);
   const ownerFetch = ctx.get(OWNER_FETCH_HEADER) === '1' || ctx.query[OWNER_FETCH_QUERY] === '1';
-  return { fromPeer: true, ownerFetch };
+  return { fromPeer: true, ownerFetch, peerId: peer.slice(0, 64) };
 }

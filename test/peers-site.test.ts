@@ -1,0 +1,222 @@
+// Several real nodes on one (in-memory) LAN, with good and bad neighbours as real servers.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { rankByRendezvous } from '../peer/rendezvous.js';
+import { startFakePeer, type PeerBehaviour } from './support/fake-peer.js';
+import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startMemorySite, waitUntil, type MemorySite } from './support/memory-site.js';
+
+const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+async function body(response: Response): Promise<{ bytes: Buffer; complete: boolean }> {
+  const chunks: Uint8Array[] = [];
+  try {
+    const reader = response.body?.getReader();
+    for (;;) {
+      const next = await reader?.read();
+      if (!next || next.done) break;
+      chunks.push(next.value);
+    }
+    return { bytes: Buffer.concat(chunks), complete: true };
+  } catch {
+    return { bytes: Buffer.concat(chunks), complete: false };
+  }
+}
+
+/** Does `url` hold `digest` locally? (A peer request is answered from local content only.) */
+async function holds(url: string, digest: string): Promise<boolean> {
+  const response = await fetch(`${url}/v2/app/blobs/${digest}`, { method: 'HEAD', headers: { 'x-edgepier-peer': 'probe' } });
+  return response.status === 200;
+}
+
+/** An id that rendezvous hashing ranks first for `digest` among `others`: the digest's owner. */
+function owningId(digest: string, others: readonly string[], prefix: string): string {
+  for (let attempt = 0; attempt < 10_000; attempt += 1) {
+    const id = `${prefix}-${attempt}`;
+    if (rankByRendezvous(digest, [...others, id].map((candidate) => ({ id: candidate })))[0]?.id === id) return id;
+  }
+  throw new Error('no owning id found');
+}
+
+describe('site peers: nodes share layers and survive bad neighbours', () => {
+  const upstream = new LoopbackRegistry();
+  let site: MemorySite;
+
+  before(async () => {
+    await upstream.start();
+    site = await startMemorySite({ nodes: 3, upstreamUrl: upstream.url });
+  });
+  after(async () => {
+    await site.close();
+    await upstream.stop();
+  });
+
+  const node = (index: number): string => site.nodes[index]?.url ?? assert.fail('no such node');
+
+  test('a blob one node pulled is served to another by the peer, and then held there too', async () => {
+    const blob = randomBytes(700 * 1024);
+    const digest = upstream.addBlob(blob);
+    const first = await fetch(`${node(0)}/v2/app/blobs/${digest}`);
+    assert.equal(sha256((await body(first)).bytes), digest);
+    await waitUntil(() => holds(node(0), digest), 'node 1 commit');
+    const second = await fetch(`${node(1)}/v2/app/blobs/${digest}`);
+    assert.equal(second.headers.get('x-edgepier-source'), 'peer');
+    assert.equal(sha256((await body(second)).bytes), digest);
+    assert.equal(upstream.blobGets(digest), 1, 'the WAN carried the layer once');
+    await waitUntil(() => holds(node(1), digest), 'node 2 holds the layer afterwards (proxy mode tees into its cache)');
+  });
+
+  test('three nodes asking for one cold layer at once: one upstream GET for the whole site', async () => {
+    const blob = randomBytes(2 * 1024 * 1024);
+    const digest = upstream.addBlob(blob);
+    upstream.setBehaviour(digest, { kind: 'slow', chunk: 128 * 1024, intervalMs: 10 });
+    const responses = await Promise.all(site.nodes.map(({ url }) => fetch(`${url}/v2/app/blobs/${digest}`)));
+    const bodies = await Promise.all(responses.map(body));
+    for (const received of bodies) assert.equal(sha256(received.bytes), digest);
+    assert.equal(upstream.blobGets(digest), 1);
+    const sources = responses.map((response) => response.headers.get('x-edgepier-source')).sort();
+    assert.equal(sources.filter((source) => source === 'peer').length, 2, `two nodes fetched through the owner: ${sources.join(',')}`);
+  });
+
+  test('a peer request for something a node lacks is a fast 404 and never fans out', async () => {
+    const digest = upstream.addBlob(randomBytes(1024));
+    const before = upstream.requests.length;
+    const started = Date.now();
+    const response = await fetch(`${node(0)}/v2/app/blobs/${digest}`, { headers: { 'x-edgepier-peer': 'node-9' } });
+    assert.equal(response.status, 404);
+    assert.ok(Date.now() - started < 500, 'answered at once');
+    assert.equal(upstream.requests.length, before, 'no upstream call');
+    for (const other of site.nodes.slice(1)) assert.equal(await holds(other.url, digest), false, 'no peer was asked to fetch');
+  });
+
+  test("an owner fetch goes to upstream once and serves the asking peer, without asking other peers", async () => {
+    const blob = randomBytes(64 * 1024);
+    const digest = upstream.addBlob(blob);
+    const response = await fetch(`${node(2)}/v2/app/blobs/${digest}`, { headers: { 'x-edgepier-peer': 'node-1', 'x-edgepier-owner-fetch': '1' } });
+    assert.equal(response.status, 200);
+    assert.equal(sha256((await body(response)).bytes), digest);
+    assert.equal(upstream.blobGets(digest), 1);
+  });
+});
+
+describe('bad neighbours cost a fallback, never wrong bytes', () => {
+  const upstream = new LoopbackRegistry();
+  before(() => upstream.start());
+  after(() => upstream.stop());
+
+  async function withBadOwner(behaviour: PeerBehaviour, run: (context: { nodeUrl: string; digest: string; blob: Buffer; peerRequests: string[] }) => Promise<void>): Promise<void> {
+    const blob = randomBytes(512 * 1024);
+    const digest = upstream.addBlob(blob);
+    const site = await startMemorySite({ nodes: 1, upstreamUrl: upstream.url });
+    const peer = await startFakePeer({ lan: site.lan, id: owningId(digest, ['node-1'], behaviour), behaviour, blobs: new Map([[digest, blob]]) });
+    try {
+      await waitUntil(() => (site.nodes[0]?.node.peerDiscovery?.peers().length ?? 0) === 1, 'peer seen');
+      await run({ nodeUrl: site.nodes[0]?.url ?? '', digest, blob, peerRequests: peer.requests });
+    } finally {
+      await peer.close();
+      await site.close();
+    }
+  }
+
+  test('a silent owner costs a bounded delay; the bytes come from upstream', async () => {
+    await withBadOwner('silent', async ({ nodeUrl, digest, peerRequests }) => {
+      const started = Date.now();
+      const response = await fetch(`${nodeUrl}/v2/app/blobs/${digest}`);
+      assert.equal(sha256((await body(response)).bytes), digest);
+      assert.ok(Date.now() - started < 5_000, `bounded by the peer timeout (${Date.now() - started} ms)`);
+      assert.equal(peerRequests.length, 1, 'the silent owner was asked');
+      assert.equal(upstream.blobGets(digest), 1);
+    });
+  });
+
+  test('a flaky owner cut at 40%: the rest is resumed from upstream with a Range request', async () => {
+    await withBadOwner('flaky', async ({ nodeUrl, digest, blob }) => {
+      const response = await fetch(`${nodeUrl}/v2/app/blobs/${digest}`);
+      const received = await body(response);
+      assert.ok(received.complete);
+      assert.equal(sha256(received.bytes), digest);
+      const upstreamGets = upstream.requests.filter((request) => request.method === 'GET' && request.path.endsWith(digest));
+      assert.equal(upstreamGets.length, 1);
+      const resumedFrom = Number(/^bytes=(\d+)-$/.exec(upstreamGets[0]?.range ?? '')?.[1] ?? 0);
+      assert.ok(resumedFrom >= Math.floor(blob.length * 0.4) - 1, `resumed at ${resumedFrom}, not from 0`);
+    });
+  });
+
+  test('a lying owner: the client never receives a complete wrong body, the liar is then avoided and the retry is right', async () => {
+    await withBadOwner('lying', async ({ nodeUrl, digest, blob, peerRequests }) => {
+      // Failing before the headers went out is a failed fetch; after, a cut body. Both are fine.
+      const first = await fetch(`${nodeUrl}/v2/app/blobs/${digest}`).then(body, () => ({ bytes: Buffer.alloc(0), complete: false }));
+      assert.ok(!(first.complete && first.bytes.length === blob.length), 'no complete response of unverified bytes');
+      assert.notEqual(sha256(first.bytes), sha256(Buffer.from(blob.map((byte) => byte ^ 0x5a))));
+      const askedLiar = peerRequests.length;
+      const retry = await body(await fetch(`${nodeUrl}/v2/app/blobs/${digest}`));
+      assert.ok(retry.complete);
+      assert.equal(sha256(retry.bytes), digest);
+      assert.equal(peerRequests.length, askedLiar, 'the liar is not asked again');
+    });
+  });
+});
+
+describe('redirect mode', () => {
+  test("sends the client to the peer that holds the layer, and serves directly when no peer fits", async () => {
+    const upstream = new LoopbackRegistry();
+    await upstream.start();
+    const site = await startMemorySite({ nodes: 2, upstreamUrl: upstream.url, args: ['--peer-mode', 'redirect'] });
+    try {
+      const [first, second] = site.nodes;
+      assert.ok(first && second);
+      // Pick a layer whose owner is node 1, so node 2 (not the owner) redirects there.
+      let blob = randomBytes(1024);
+      while (rankByRendezvous(sha256(blob), [{ id: 'node-1' }, { id: 'node-2' }])[0]?.id !== 'node-1') blob = randomBytes(1024);
+      const digest = upstream.addBlob(blob);
+      const direct = await fetch(`${first.url}/v2/app/blobs/${digest}`);
+      assert.equal(direct.status, 200, 'the owner itself serves directly');
+      assert.equal(sha256((await body(direct)).bytes), digest);
+      const redirected = await fetch(`${second.url}/v2/app/blobs/${digest}`, { redirect: 'manual' });
+      assert.equal(redirected.status, 307);
+      const location = redirected.headers.get('location') ?? '';
+      assert.ok(location.startsWith(`${first.url}/v2/app/blobs/${digest}`), location);
+      const followed = await fetch(`${second.url}/v2/app/blobs/${digest}`);
+      assert.equal(sha256((await body(followed)).bytes), digest);
+      assert.equal(upstream.blobGets(digest), 1);
+    } finally {
+      await site.close();
+      await upstream.stop();
+    }
+  });
+});
+
+describe('an offline site still starts its images', () => {
+  test('with the WAN down, a node resolves a tag and pulls layers from a peer that has them', async () => {
+    const upstream = new LoopbackRegistry();
+    await upstream.start();
+    const site = await startMemorySite({ nodes: 2, upstreamUrl: upstream.url });
+    try {
+      const [first, second] = site.nodes;
+      assert.ok(first && second);
+      const layer = randomBytes(300 * 1024);
+      const layerDigest = upstream.addBlob(layer);
+      const { digest, body: manifest } = upstream.addManifest('app', 'v1', {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        layers: [{ digest: layerDigest, size: layer.length }],
+      });
+      assert.equal((await fetch(`${first.url}/v2/app/manifests/v1`)).status, 200);
+      assert.equal(sha256((await body(await fetch(`${first.url}/v2/app/blobs/${layerDigest}`))).bytes), layerDigest);
+      await waitUntil(() => holds(first.url, layerDigest), 'node 1 holds the layer');
+      await upstream.stop();
+      const tag = await fetch(`${second.url}/v2/app/manifests/v1`);
+      assert.equal(tag.status, 200);
+      assert.equal(tag.headers.get('docker-content-digest'), digest);
+      assert.equal(tag.headers.get('x-edgepier-stale'), 'true');
+      assert.deepEqual((await body(tag)).bytes, manifest);
+      const pulledLayer = await fetch(`${second.url}/v2/app/blobs/${layerDigest}`);
+      assert.equal(pulledLayer.status, 200);
+      assert.equal(sha256((await body(pulledLayer)).bytes), layerDigest);
+    } finally {
+      await site.close();
+      await upstream.stop();
+    }
+  });
+});
