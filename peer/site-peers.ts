@@ -50,6 +50,8 @@ export class SitePeers {
   }
 
   blobSources(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobSource[]> {
+    // Alone on the LAN: nothing to ask, and no lookup timeout to wait out.
+    if (this.options.discovery.peers().length === 0) return Promise.resolve([]);
     const owner = options.peers === 'all' ? this.rank(digest).owner : undefined;
     const skip = new Set([this.options.nodeId, owner?.id, options.exclude]);
     // Ask the LAN now, in parallel with the owner attempt: the answer is only awaited if
