@@ -2,6 +2,8 @@
 // content must be byte-identical, and upstream traffic is counted at a proxy, not assumed.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { describe, test, type TestContext } from 'node:test';
 import { getFreePort, startProcess, waitForHttp } from './support/child-process.js';
 import { startCountingProxy, type CountingProxy } from './support/counting-proxy.js';
@@ -131,5 +133,27 @@ describe('skopeo pulls through EdgePier from a real docker-registry', () => {
     assert.match(cli.stdout, /serving the last known tag mapping \(stale\)/);
     const exit = await cli.stop();
     assert.equal(exit.code, 0, `clean exit on SIGTERM: ${cli.diagnostics()}`);
+  });
+
+  test('credentials and tokens never reach the logs, even at trace level', async (t) => {
+    const registry = await registryFor(t, 'token');
+    const image = await pushed(t, registry, 'e2e/secret:v1');
+    let logged = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged += chunk.toString('utf8');
+        done();
+      },
+    });
+    const mirror = await startMirror({
+      upstreams: [{ registry: 'cloud.test', url: registry.url, credentials: { username: registry.username ?? '', password: registry.password ?? '' } }],
+      logger: pino({ level: 'trace' }, sink),
+    });
+    t.after(() => mirror.close());
+    assertIdentical(await pull(t, mirror, 'e2e/secret:v1'), image);
+    assert.ok(logged.includes('"msg":"request"'), 'the request log lines were captured');
+    assert.ok(registry.password && !logged.includes(registry.password), 'the password is not logged');
+    assert.ok(!/eyJ[A-Za-z0-9_-]{10,}/.test(logged), 'no JWT is logged');
+    assert.ok(!/authorization/i.test(logged), 'no Authorization header is logged');
   });
 });
