@@ -13,6 +13,9 @@ import { BlobDownload } from './blob-download.js';
 import type { BlobSource } from './blob-source.js';
 import type { RegistryRoute } from './registry-router.js';
 
+/** How stale an unchanged tag confirmation may get before it is written again. */
+const TAG_RECONFIRM_MS = 10 * 60_000;
+
 /** Where a response's bytes came from; also the X-EdgePier-Source header. */
 export type ContentSource = 'cache' | 'inflight' | 'peer' | 'upstream';
 
@@ -243,7 +246,7 @@ export class PullThroughMirror {
         if (head.reportedDigest) {
           const local = await this.readStoredManifest(parseDigest(head.reportedDigest), 'HEAD').catch(() => undefined);
           if (local) {
-            await this.options.tags.set(location, { digest: local.digest, mediaType: local.mediaType, resolvedAt: Date.now() });
+            await this.recordTag(location, local.digest, local.mediaType);
             return local;
           }
         }
@@ -252,7 +255,7 @@ export class PullThroughMirror {
       const body = fetched.body ?? Buffer.alloc(0);
       const digest = digestOf(body);
       await this.storeManifest(digest, body, fetched.mediaType);
-      await this.options.tags.set(location, { digest: digest.value, mediaType: fetched.mediaType, resolvedAt: Date.now() });
+      await this.recordTag(location, digest.value, fetched.mediaType);
       return { digest: digest.value, mediaType: fetched.mediaType, size: body.length, body, source: 'upstream' };
     } catch (error) {
       if (!isUnreachable(error)) throw error;
@@ -265,6 +268,17 @@ export class PullThroughMirror {
       );
       return { ...local, stale: true };
     }
+  }
+
+  /**
+   * Remembers what upstream just said a tag is. The store appends on every write, so an
+   * unchanged mapping is rewritten only when its confirmation time has grown old.
+   */
+  private async recordTag(location: TagLocation, digest: string, mediaType: string): Promise<void> {
+    const known = await this.options.tags.get(location);
+    const now = Date.now();
+    if (known && known.digest === digest && known.mediaType === mediaType && now - known.resolvedAt < TAG_RECONFIRM_MS) return;
+    await this.options.tags.set(location, { digest, mediaType, resolvedAt: now });
   }
 
   /** The WAN is down and this node never saw the tag: maybe a neighbour did. */
