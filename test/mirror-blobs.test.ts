@@ -3,17 +3,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
+import { waitUntil } from './support/wait-until.js';
 
 const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-async function waitFor(condition: () => Promise<boolean> | boolean, what: string, deadlineMs = 10_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 describe('blob pull-through against a loopback upstream', () => {
   const upstream = new LoopbackRegistry();
@@ -43,7 +35,7 @@ describe('blob pull-through against a loopback upstream', () => {
       assert.equal(sha256(bodies[index] ?? Buffer.alloc(0)), digest);
     }
     assert.equal(upstream.blobGets(digest), 1);
-    await waitFor(async () => (await mirror.store.stat({ algorithm: 'sha256', hex: digest.slice(7), value: digest })) !== undefined, 'commit');
+    await waitUntil(async () => (await mirror.store.stat({ algorithm: 'sha256', hex: digest.slice(7), value: digest })) !== undefined, 'commit');
     const again = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
     assert.equal(again.headers.get('x-edgepier-source'), 'cache');
     assert.equal(sha256(Buffer.from(await again.arrayBuffer())), digest);
@@ -78,7 +70,7 @@ describe('blob pull-through against a loopback upstream', () => {
     assert.equal(partial.status, 206);
     assert.equal(partial.headers.get('content-range'), `bytes 1000-1999/${blob.length}`);
     assert.deepEqual(Buffer.from(await partial.arrayBuffer()), blob.subarray(1000, 2000));
-    await waitFor(() => mirror.mirror.activeDownloads === 0, 'download end');
+    await waitUntil(() => mirror.mirror.activeDownloads === 0, 'download end');
     const suffix = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { headers: { range: 'bytes=-100' } });
     assert.equal(suffix.status, 206);
     assert.equal(suffix.headers.get('x-edgepier-source'), 'cache');
@@ -100,7 +92,7 @@ describe('blob pull-through against a loopback upstream', () => {
     await response.body?.getReader().read();
     controller.abort();
     const parsed = { algorithm: 'sha256' as const, hex: digest.slice(7), value: digest };
-    await waitFor(async () => (await mirror.store.stat(parsed)) !== undefined, 'cache commit after disconnect');
+    await waitUntil(async () => (await mirror.store.stat(parsed)) !== undefined, 'cache commit after disconnect');
     const cached = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
     assert.equal(sha256(Buffer.from(await cached.arrayBuffer())), digest);
     assert.equal(upstream.blobGets(digest), 1);

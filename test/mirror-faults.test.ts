@@ -6,33 +6,17 @@ import { after, before, describe, test } from 'node:test';
 import { parseDigest } from '../oci/digest.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
+import { readBody } from './support/read-body.js';
+import { waitUntil } from './support/wait-until.js';
 
 const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 async function settle(mirror: MirrorUnderTest): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (mirror.mirror.activeDownloads > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.equal(mirror.mirror.activeDownloads, 0, 'downloads settle');
+  await waitUntil(() => mirror.mirror.activeDownloads === 0, 'downloads to settle');
 }
 
 async function spoolFiles(cacheDir: string): Promise<string[]> {
   return readdir(join(cacheDir, 'tmp')).catch(() => []);
-}
-
-/** Reads a response body to its end or its failure; a cut connection is `{ complete: false }`. */
-async function drain(response: Response): Promise<{ bytes: Buffer; complete: boolean }> {
-  const chunks: Uint8Array[] = [];
-  try {
-    const reader = response.body?.getReader();
-    for (;;) {
-      const next = await reader?.read();
-      if (!next || next.done) break;
-      chunks.push(next.value);
-    }
-    return { bytes: Buffer.concat(chunks), complete: true };
-  } catch {
-    return { bytes: Buffer.concat(chunks), complete: false };
-  }
 }
 
 describe('upstream faults cost a clean error, never a corrupt cache entry', () => {
@@ -66,14 +50,12 @@ describe('upstream faults cost a clean error, never a corrupt cache entry', () =
     upstream.setBehaviour(digest, { kind: 'truncate', fraction: 0.4 });
     const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
     // The first try announces the size, so headers go out; the resume also breaks.
-    const { bytes, complete } = await drain(response);
+    const { bytes, complete } = await readBody(response);
     assert.ok(bytes.length < blob.length, 'the client did not receive the whole blob');
     await settle(mirror);
     assert.equal(await mirror.store.stat(parseDigest(digest)), undefined, 'nothing cached');
     // The spool is released asynchronously once the last reader closed.
-    const deadline = Date.now() + 5_000;
-    while ((await spoolFiles(mirror.cacheDir)).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.deepEqual(await spoolFiles(mirror.cacheDir), [], 'no spool left behind');
+    await waitUntil(async () => (await spoolFiles(mirror.cacheDir)).length === 0, 'no spool left behind');
     assert.ok(!complete, 'the client connection was cut');
   });
 
@@ -86,7 +68,7 @@ describe('upstream faults cost a clean error, never a corrupt cache entry', () =
     const deadline = Date.now() + 5_000;
     while (upstream.blobGets(digest) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
     upstream.setBehaviour(digest, { kind: 'normal' });
-    const { bytes, complete } = await drain(await pending);
+    const { bytes, complete } = await readBody(await pending);
     assert.ok(complete);
     assert.equal(sha256(bytes), digest);
     const ranged = upstream.requests.filter((request) => request.path.endsWith(digest) && request.range);
@@ -99,7 +81,7 @@ describe('upstream faults cost a clean error, never a corrupt cache entry', () =
     const digest = upstream.addBlob(blob);
     upstream.setBehaviour(digest, { kind: 'corrupt' });
     const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
-    const { bytes, complete } = await drain(response);
+    const { bytes, complete } = await readBody(response);
     assert.ok(!complete, 'connection cut before the end');
     assert.ok(bytes.length < blob.length, 'the last byte was held back');
     await settle(mirror);

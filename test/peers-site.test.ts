@@ -5,24 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import { rankByRendezvous } from '../peer/rendezvous.js';
 import { startFakePeer, type PeerBehaviour } from './support/fake-peer.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
-import { startMemorySite, waitUntil, type MemorySite } from './support/memory-site.js';
+import { startMemorySite, type MemorySite } from './support/memory-site.js';
+import { readBody } from './support/read-body.js';
+import { waitUntil } from './support/wait-until.js';
 
 const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-
-async function body(response: Response): Promise<{ bytes: Buffer; complete: boolean }> {
-  const chunks: Uint8Array[] = [];
-  try {
-    const reader = response.body?.getReader();
-    for (;;) {
-      const next = await reader?.read();
-      if (!next || next.done) break;
-      chunks.push(next.value);
-    }
-    return { bytes: Buffer.concat(chunks), complete: true };
-  } catch {
-    return { bytes: Buffer.concat(chunks), complete: false };
-  }
-}
 
 /** Does `url` hold `digest` locally? (A peer request is answered from local content only.) */
 async function holds(url: string, digest: string): Promise<boolean> {
@@ -58,11 +45,11 @@ describe('site peers: nodes share layers and survive bad neighbours', () => {
     const blob = randomBytes(700 * 1024);
     const digest = upstream.addBlob(blob);
     const first = await fetch(`${node(0)}/v2/app/blobs/${digest}`);
-    assert.equal(sha256((await body(first)).bytes), digest);
+    assert.equal(sha256((await readBody(first)).bytes), digest);
     await waitUntil(() => holds(node(0), digest), 'node 1 commit');
     const second = await fetch(`${node(1)}/v2/app/blobs/${digest}`);
     assert.equal(second.headers.get('x-edgepier-source'), 'peer');
-    assert.equal(sha256((await body(second)).bytes), digest);
+    assert.equal(sha256((await readBody(second)).bytes), digest);
     assert.equal(upstream.blobGets(digest), 1, 'the WAN carried the layer once');
     await waitUntil(() => holds(node(1), digest), 'node 2 holds the layer afterwards (proxy mode tees into its cache)');
   });
@@ -72,7 +59,7 @@ describe('site peers: nodes share layers and survive bad neighbours', () => {
     const digest = upstream.addBlob(blob);
     upstream.setBehaviour(digest, { kind: 'slow', chunk: 128 * 1024, intervalMs: 10 });
     const responses = await Promise.all(site.nodes.map(({ url }) => fetch(`${url}/v2/app/blobs/${digest}`)));
-    const bodies = await Promise.all(responses.map(body));
+    const bodies = await Promise.all(responses.map(readBody));
     for (const received of bodies) assert.equal(sha256(received.bytes), digest);
     assert.equal(upstream.blobGets(digest), 1);
     const sources = responses.map((response) => response.headers.get('x-edgepier-source')).sort();
@@ -95,7 +82,7 @@ describe('site peers: nodes share layers and survive bad neighbours', () => {
     const digest = upstream.addBlob(blob);
     const response = await fetch(`${node(2)}/v2/app/blobs/${digest}`, { headers: { 'x-edgepier-peer': 'node-1', 'x-edgepier-owner-fetch': '1' } });
     assert.equal(response.status, 200);
-    assert.equal(sha256((await body(response)).bytes), digest);
+    assert.equal(sha256((await readBody(response)).bytes), digest);
     assert.equal(upstream.blobGets(digest), 1);
   });
 });
@@ -123,7 +110,7 @@ describe('bad neighbours cost a fallback, never wrong bytes', () => {
     await withBadOwner('silent', async ({ nodeUrl, digest, peerRequests }) => {
       const started = Date.now();
       const response = await fetch(`${nodeUrl}/v2/app/blobs/${digest}`);
-      assert.equal(sha256((await body(response)).bytes), digest);
+      assert.equal(sha256((await readBody(response)).bytes), digest);
       assert.ok(Date.now() - started < 5_000, `bounded by the peer timeout (${Date.now() - started} ms)`);
       assert.equal(peerRequests.length, 1, 'the silent owner was asked');
       assert.equal(upstream.blobGets(digest), 1);
@@ -133,7 +120,7 @@ describe('bad neighbours cost a fallback, never wrong bytes', () => {
   test('a flaky owner cut at 40%: the rest is resumed from upstream with a Range request', async () => {
     await withBadOwner('flaky', async ({ nodeUrl, digest, blob }) => {
       const response = await fetch(`${nodeUrl}/v2/app/blobs/${digest}`);
-      const received = await body(response);
+      const received = await readBody(response);
       assert.ok(received.complete);
       assert.equal(sha256(received.bytes), digest);
       const upstreamGets = upstream.requests.filter((request) => request.method === 'GET' && request.path.endsWith(digest));
@@ -146,11 +133,11 @@ describe('bad neighbours cost a fallback, never wrong bytes', () => {
   test('a lying owner: the client never receives a complete wrong body, the liar is then avoided and the retry is right', async () => {
     await withBadOwner('lying', async ({ nodeUrl, digest, blob, peerRequests }) => {
       // Failing before the headers went out is a failed fetch; after, a cut body. Both are fine.
-      const first = await fetch(`${nodeUrl}/v2/app/blobs/${digest}`).then(body, () => ({ bytes: Buffer.alloc(0), complete: false }));
+      const first = await fetch(`${nodeUrl}/v2/app/blobs/${digest}`).then(readBody, () => ({ bytes: Buffer.alloc(0), complete: false }));
       assert.ok(!(first.complete && first.bytes.length === blob.length), 'no complete response of unverified bytes');
       assert.notEqual(sha256(first.bytes), sha256(Buffer.from(blob.map((byte) => byte ^ 0x5a))));
       const askedLiar = peerRequests.length;
-      const retry = await body(await fetch(`${nodeUrl}/v2/app/blobs/${digest}`));
+      const retry = await readBody(await fetch(`${nodeUrl}/v2/app/blobs/${digest}`));
       assert.ok(retry.complete);
       assert.equal(sha256(retry.bytes), digest);
       assert.equal(peerRequests.length, askedLiar, 'the liar is not asked again');
@@ -172,13 +159,13 @@ describe('redirect mode', () => {
       const digest = upstream.addBlob(blob);
       const direct = await fetch(`${first.url}/v2/app/blobs/${digest}`);
       assert.equal(direct.status, 200, 'the owner itself serves directly');
-      assert.equal(sha256((await body(direct)).bytes), digest);
+      assert.equal(sha256((await readBody(direct)).bytes), digest);
       const redirected = await fetch(`${second.url}/v2/app/blobs/${digest}`, { redirect: 'manual' });
       assert.equal(redirected.status, 307);
       const location = redirected.headers.get('location') ?? '';
       assert.ok(location.startsWith(`${first.url}/v2/app/blobs/${digest}`), location);
       const followed = await fetch(`${second.url}/v2/app/blobs/${digest}`);
-      assert.equal(sha256((await body(followed)).bytes), digest);
+      assert.equal(sha256((await readBody(followed)).bytes), digest);
       assert.equal(upstream.blobGets(digest), 1);
     } finally {
       await site.close();
@@ -203,17 +190,17 @@ describe('an offline site still starts its images', () => {
         layers: [{ digest: layerDigest, size: layer.length }],
       });
       assert.equal((await fetch(`${first.url}/v2/app/manifests/v1`)).status, 200);
-      assert.equal(sha256((await body(await fetch(`${first.url}/v2/app/blobs/${layerDigest}`))).bytes), layerDigest);
+      assert.equal(sha256((await readBody(await fetch(`${first.url}/v2/app/blobs/${layerDigest}`))).bytes), layerDigest);
       await waitUntil(() => holds(first.url, layerDigest), 'node 1 holds the layer');
       await upstream.stop();
       const tag = await fetch(`${second.url}/v2/app/manifests/v1`);
       assert.equal(tag.status, 200);
       assert.equal(tag.headers.get('docker-content-digest'), digest);
       assert.equal(tag.headers.get('x-edgepier-stale'), 'true');
-      assert.deepEqual((await body(tag)).bytes, manifest);
+      assert.deepEqual((await readBody(tag)).bytes, manifest);
       const pulledLayer = await fetch(`${second.url}/v2/app/blobs/${layerDigest}`);
       assert.equal(pulledLayer.status, 200);
-      assert.equal(sha256((await body(pulledLayer)).bytes), layerDigest);
+      assert.equal(sha256((await readBody(pulledLayer)).bytes), layerDigest);
     } finally {
       await site.close();
       await upstream.stop();

@@ -3,6 +3,7 @@ import { EdgePierNode } from '../../cli/edgepier-node.js';
 import { loadConfig } from '../../config/load-config.js';
 import { MemoryDiscovery, MemoryLan } from '../../discovery/memory-discovery.js';
 import { makeTempDir } from './temp-dir.js';
+import { waitUntil } from './wait-until.js';
 
 export interface SiteNode {
   readonly id: string;
@@ -74,13 +75,4 @@ export async function startMemorySite(options: {
       for (const cleanup of cleanups) await cleanup();
     },
   };
-}
-
-export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, deadlineMs = 10_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
