@@ -37,6 +37,7 @@ void describe('loadConfig defaults', () => {
       upstreamTimeout: 30_000,
       tagTimeout: 3_000,
       mdns: true,
+      mdnsInterface: '',
       peers: [],
       peerMode: 'proxy',
       peerTimeout: 2_000,
@@ -249,5 +250,14 @@ void describe('loadConfig credentials', () => {
     const problems = problemsOf(loadConfig({ argv: ['--config', '/ep.yaml'], env: HOME_ONLY, readFile }));
     assert.ok(problems.length > 0);
     for (const problem of problems) assert.ok(!problem.message.includes(secret), problem.message);
+  });
+});
+
+describe('loadConfig --mdns-interface', () => {
+  it('accepts an IPv4 address and refuses anything else, naming the setting', () => {
+    const good = loadConfig({ argv: ['--mdns-interface', '198.18.0.2'], env: HOME_ONLY });
+    assert.ok(good.ok && good.config.mdnsInterface === '198.18.0.2');
+    const problems = problemsOf(loadConfig({ argv: ['--mdns-interface', 'eth0'], env: HOME_ONLY }));
+    assert.deepEqual(problems.map((problem) => problem.setting), ['--mdns-interface']);
   });
 });
