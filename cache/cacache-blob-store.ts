@@ -11,6 +11,12 @@ import { parseDigest, toIntegrity, type Digest } from '../oci/digest.js';
 import { CodedError, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
 import { DigestVerifier } from './digest-verifier.js';
 
+/**
+ * Size of each file read when serving. Node's default (64 KiB) costs a thread-pool round trip
+ * per 64 KiB and held cache hits far below nginx's throughput (BENCHMARKS.md, Serving).
+ */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
 interface EntryMetadata {
   mediaType?: string;
 }
@@ -33,6 +39,12 @@ export class CacacheBlobStore implements BlobStore {
     if (!info) return undefined;
     try {
       const file = await stat(info.path);
+      if (file.size !== info.size) {
+        // Truncated or grown behind our back: never serve it. Dropping it makes this a miss,
+        // so the mirror fetches a good copy.
+        await this.remove(digest);
+        return undefined;
+      }
       const metadata = (info.metadata ?? {}) as EntryMetadata;
       return { digest: digest.value, size: file.size, ...(metadata.mediaType ? { mediaType: metadata.mediaType } : {}) };
     } catch {
@@ -43,14 +55,27 @@ export class CacacheBlobStore implements BlobStore {
   }
 
   async createReadStream(digest: Digest, range?: ByteRange): Promise<Readable> {
-    const info = await cacache.get.info(this.directory, blobKey(digest));
-    if (!info) throw new CodedError('ENOENT', `${digest.value} is not cached`);
-    const handle = await open(info.path, 'r').catch((error: unknown) => {
-      throw new CodedError('ENOENT', `${digest.value} content missing: ${String(error)}`);
+    // The content path follows from the digest, so serving skips the index: callers stat()
+    // first, and content only ever appears at its path once verified (see SpoolWriter.commit).
+    const path = contentPath(this.directory, toIntegrity(digest));
+    const handle = await open(path, 'r').catch((error: unknown) => {
+      throw new CodedError('ENOENT', `${digest.value} is not cached: ${String(error)}`);
     });
+    let size: number;
+    try {
+      ({ size } = await handle.stat());
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    const start = range?.start ?? 0;
+    const end = range?.end ?? size - 1;
     // Raw file reads, not cacache.get.stream: content was verified once on the way in, and
-    // re-hashing every serve would cap throughput well below what the disk can do.
-    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+    // re-hashing every serve would cap throughput well below what the disk can do. Reads are
+    // as large as READ_CHUNK_BYTES (one thread-pool round trip each) and never larger than
+    // what is left, so a small blob costs one small buffer.
+    const highWaterMark = Math.max(1, Math.min(READ_CHUNK_BYTES, end - start + 1));
+    return handle.createReadStream(end >= start ? { start, end, highWaterMark } : { start, highWaterMark });
   }
 
   async createWriter(digest: Digest, options: { mediaType?: string } = {}): Promise<BlobWriter> {

@@ -3,11 +3,35 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BlobWriter, StoredBlob } from '../cache/blob-store.js';
 import { hasCode } from '../cache/blob-store.js';
+import { ByteWindow } from '../cache/byte-window.js';
+import { DigestVerifier } from '../cache/digest-verifier.js';
+import { isDiskFull } from '../cache/disk-full.js';
+import { parseDigest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
 import type { BlobSource } from './blob-source.js';
 import { DownloadReader } from './download-reader.js';
 
-type DownloadState = 'running' | 'committed' | 'failed';
+/** `uncached`: every byte arrived and matched the digest, but the disk was full, so nothing was stored. */
+type DownloadState = 'running' | 'committed' | 'uncached' | 'failed';
+
+/**
+ * Once the spool cannot grow (disk full), readers are fed from memory: this many bytes past
+ * the fastest reader at most, so memory stays flat whatever the layer size.
+ */
+const PASS_THROUGH_WINDOW_BYTES = 8 * 1024 * 1024;
+/** An uncached download that no reader drains for this long is abandoned. */
+const PASS_THROUGH_STALL_MS = 30_000;
+
+/** The state of a download that went on without its spool (disk full). */
+interface PassThrough {
+  /** Bytes 0..spooled are still readable from the spool; later ones only from `window`. */
+  readonly spooled: number;
+  readonly window: ByteWindow;
+  readonly verifier: DigestVerifier;
+  /** The furthest byte any reader asked for: the source never runs more than a window ahead. */
+  readHighWater: number;
+  wake: (() => void) | undefined;
+}
 
 export interface DownloadEvents {
   progress: [];
@@ -28,6 +52,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
   private currentSource = '';
   private readers = 0;
   private released = false;
+  private passThrough: PassThrough | undefined;
   private readonly abortController = new AbortController();
   /** Resolves with the blob's size once a source answered; rejects if none could. */
   readonly sized: Promise<number>;
@@ -54,6 +79,8 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
       },
       (error: unknown) => {
         const failure = error instanceof Error ? error : new Error(String(error));
+        // Served but not stored: readers finish normally, only the cache missed out.
+        if (this.state === 'uncached') throw failure;
         this.failure = failure;
         rejectSized(failure);
         this.settle('failed');
@@ -77,16 +104,23 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     return this.currentSource;
   }
 
+  /** Bytes received so far (spooled, or held in memory once the disk filled up). */
   get bytesWritten(): number {
-    return this.writer.bytesWritten;
+    return this.passThrough ? this.passThrough.window.end : this.writer.bytesWritten;
   }
 
   get error(): Error | undefined {
     return this.failure;
   }
 
+  /** Every byte is here and verified: readers may take the last one (true too when nothing could be stored). */
   get isCommitted(): boolean {
-    return this.state === 'committed';
+    return this.state === 'committed' || this.state === 'uncached';
+  }
+
+  /** True when the download reached readers but the disk was too full to cache it. */
+  get isUncached(): boolean {
+    return this.passThrough !== undefined || this.state === 'uncached';
   }
 
   get isFailed(): boolean {
@@ -99,7 +133,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
    * truncated response (which every client treats as an error), never wrong bytes accepted.
    */
   get readableLimit(): number {
-    return this.state === 'committed' ? this.writer.bytesWritten : Math.max(0, this.writer.bytesWritten - 1);
+    return this.isCommitted ? this.bytesWritten : Math.max(0, this.bytesWritten - 1);
   }
 
   /** A stream of bytes `start..end` (inclusive) that follows the download as it grows. */
@@ -108,13 +142,23 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     const reader = new DownloadReader(this, start, end);
     reader.once('close', () => {
       this.readers -= 1;
+      // Nobody left to feed and nothing can be stored: the bytes would go nowhere.
+      if (this.passThrough && this.state === 'running' && this.readers === 0) this.abort('no reader left for a download that cannot be cached');
       this.releaseWhenIdle();
     });
     return reader;
   }
 
   readChunk(position: number, length: number): Promise<Buffer> {
-    return this.writer.read(position, length);
+    const passThrough = this.passThrough;
+    if (!passThrough) return this.writer.read(position, length);
+    if (position < passThrough.spooled) return this.writer.read(position, Math.min(length, passThrough.spooled - position));
+    const bytes = passThrough.window.read(position, length);
+    if (position + bytes.length > passThrough.readHighWater) {
+      passThrough.readHighWater = position + bytes.length;
+      passThrough.wake?.();
+    }
+    return Promise.resolve(bytes);
   }
 
   /** Stops the download (shutdown). Readers see an error, nothing is committed. */
@@ -130,15 +174,19 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
       // where it broke) before the next source is tried: a cut WAN connection is common,
       // and re-fetching what already arrived would waste the link we exist to spare.
       for (let attempt = 0; attempt < 2 && !this.abortController.signal.aborted; attempt += 1) {
-        const before = this.writer.bytesWritten;
+        const before = this.bytesWritten;
+        let uncached = false;
         try {
           await this.copyFrom(source, resolveSized);
           try {
-            return await this.writer.commit();
+            if (!this.passThrough) return await this.writer.commit();
+            this.passThrough.verifier.verify();
           } catch (error) {
             if (hasCode(error, 'EINTEGRITY')) source.reportCorrupt?.();
-            throw error;
+            // Verified (commit checks the digest before it writes anything) but not storable.
+            if (!isDiskFull(error)) throw error;
           }
+          uncached = true;
         } catch (error) {
           // A digest mismatch means bytes already handed to readers were wrong: the download
           // cannot be repaired by resuming, so it fails and the next request starts clean.
@@ -148,11 +196,12 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
           lastError = error;
           failures.push(`${source.name}: ${error instanceof Error ? error.message : String(error)}`);
           this.logger.warn(
-            { digest: this.digest, source: source.name, offset: this.writer.bytesWritten, err: describe(error) },
+            { digest: this.digest, source: source.name, offset: this.bytesWritten, err: describe(error) },
             'blob source failed',
           );
-          if (this.writer.bytesWritten === before) break;
+          if (this.bytesWritten === before) break;
         }
+        if (uncached) return this.servedUncached();
       }
     }
     if (this.abortController.signal.aborted) throw new OciError('UNAVAILABLE', 'download aborted');
@@ -164,7 +213,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
   }
 
   private async copyFrom(source: BlobSource, resolveSized: (size: number) => void): Promise<void> {
-    const offset = this.writer.bytesWritten;
+    const offset = this.bytesWritten;
     const opened = await source.open(offset, this.abortController.signal);
     if (opened.size !== undefined) {
       if (this.totalSize === undefined) {
@@ -195,23 +244,87 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
           chunk = chunk.subarray(dropped);
           if (chunk.length === 0) continue;
         }
-        if (this.totalSize !== undefined && this.writer.bytesWritten + chunk.length > this.totalSize) {
+        if (this.totalSize !== undefined && this.bytesWritten + chunk.length > this.totalSize) {
           throw new OciError('UPSTREAM_ERROR', `${source.name} sent more than the ${this.totalSize} bytes it announced`);
         }
-        await this.writer.write(chunk);
+        await this.append(chunk);
         this.emit('progress');
       }
     } finally {
       this.abortController.signal.removeEventListener('abort', onAbort);
     }
-    if (this.totalSize !== undefined && this.writer.bytesWritten !== this.totalSize) {
-      throw new OciError('UPSTREAM_ERROR', `${source.name} ended after ${this.writer.bytesWritten} of ${this.totalSize} bytes`);
+    if (this.totalSize !== undefined && this.bytesWritten !== this.totalSize) {
+      throw new OciError('UPSTREAM_ERROR', `${source.name} ended after ${this.bytesWritten} of ${this.totalSize} bytes`);
     }
     if (this.totalSize === undefined) {
       // No length announced: the size is whatever arrived (and the digest check decides).
-      this.totalSize = this.writer.bytesWritten;
+      this.totalSize = this.bytesWritten;
       resolveSized(this.totalSize);
     }
+  }
+
+  /** Spools the chunk; when the disk is full, switches to feeding readers from memory instead. */
+  private async append(chunk: Buffer): Promise<void> {
+    if (!this.passThrough) {
+      try {
+        await this.writer.write(chunk);
+        return;
+      } catch (error) {
+        if (!isDiskFull(error)) throw error;
+        await this.startPassThrough(error);
+      }
+    }
+    const passThrough = this.passThrough;
+    if (!passThrough) return;
+    await this.waitForReaders(passThrough);
+    passThrough.verifier.update(chunk);
+    passThrough.window.push(chunk);
+    passThrough.window.trimBefore(Math.min(passThrough.readHighWater, passThrough.window.end - PASS_THROUGH_WINDOW_BYTES));
+  }
+
+  /**
+   * The spool write failed for lack of space. The bytes already spooled stay readable from
+   * the spool; the digest is re-hashed from them (the writer's own hash saw the failed chunk).
+   */
+  private async startPassThrough(error: unknown): Promise<void> {
+    const spooled = this.writer.bytesWritten;
+    this.logger.warn({ digest: this.digest, spooled, err: describe(error) }, 'disk full: serving this blob without caching it');
+    const verifier = new DigestVerifier(parseDigest(this.digest));
+    const step = 1024 * 1024;
+    for (let position = 0; position < spooled; position += step) {
+      const bytes = await this.writer.read(position, Math.min(step, spooled - position));
+      if (bytes.length === 0) throw new Error('spool read returned no bytes');
+      verifier.update(bytes);
+    }
+    this.passThrough = { spooled, window: new ByteWindow(spooled), verifier, readHighWater: spooled, wake: undefined };
+  }
+
+  /** Backpressure: holds the source while the fastest reader is a full window behind. */
+  private async waitForReaders(passThrough: PassThrough): Promise<void> {
+    const deadline = Date.now() + PASS_THROUGH_STALL_MS;
+    while (passThrough.window.end - passThrough.readHighWater >= PASS_THROUGH_WINDOW_BYTES) {
+      const signal = this.abortController.signal;
+      if (signal.aborted) throw new OciError('UNAVAILABLE', 'download aborted');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new OciError('UNAVAILABLE', 'no reader drained an uncached download');
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          passThrough.wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        signal.addEventListener('abort', done, { once: true });
+        passThrough.wake = done;
+      });
+    }
+  }
+
+  /** Readers get every byte; `finished` rejects, so nothing is advertised as held. */
+  private servedUncached(): never {
+    this.settle('uncached');
+    throw new OciError('UNAVAILABLE', `${this.digest} was served but not cached: the disk is full`);
   }
 
   private settle(state: DownloadState): void {

@@ -1,0 +1,54 @@
+import { PinFile } from '../../cache/pins.js';
+import { cacheDirectory, parseCommandArgs, UsageError } from './command-args.js';
+import { formatImageReference, parseImageReference } from './image-reference.js';
+import { parsePlatform, prefetchImage } from './prefetch-image.js';
+import { formatBytes, ProgressReporter, type ProgressOutput } from './progress-reporter.js';
+
+export const PREFETCH_USAGE = `usage: edgepier prefetch IMAGE[:TAG|@DIGEST] [--pin] [--platform OS/ARCH[/VARIANT]]
+                         [--mirror URL] [--cache-dir DIR]
+
+Pulls an image through the running local node so it is cached before a rollout.
+  --pin          keep the image: it is never evicted (undo with 'edgepier unpin IMAGE')
+  --platform     only this platform of a multi-platform image (default: all)
+  --mirror       the local node (default http://127.0.0.1:5000)
+  --cache-dir    the node's cache directory, where pins are kept (default: as 'serve')
+A registry host in IMAGE (ghcr.io/org/app) is sent as containerd does (?ns=ghcr.io);
+docker.io/nginx means docker.io/library/nginx.`;
+
+export interface CommandIo {
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdout: ProgressOutput;
+  readonly stderr: { write(text: string): unknown };
+}
+
+export async function runPrefetch(argv: readonly string[], io: CommandIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(`${PREFETCH_USAGE}\n`);
+    return 0;
+  }
+  try {
+    const args = parseCommandArgs(argv, { values: ['--platform', '--mirror', '--cache-dir'], switches: ['--pin'] });
+    if (args.positionals.length !== 1) throw new UsageError('give exactly one IMAGE');
+    const image = parseImageReference(args.positionals[0] ?? '');
+    const platform = args.values.get('--platform');
+    const progress = new ProgressReporter(io.stdout);
+    const started = performance.now();
+    const result = await prefetchImage({
+      image,
+      mirror: args.values.get('--mirror') ?? 'http://127.0.0.1:5000',
+      progress,
+      ...(platform ? { platform: parsePlatform(platform) } : {}),
+      ...(args.switches.has('--pin') ? { pins: new PinFile(cacheDirectory(args, io.env)) } : {}),
+    });
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    io.stdout.write(
+      `${formatImageReference(image)} ${result.digest}: ${result.blobs} blobs, ${formatBytes(result.bytes)} ` +
+        `(${result.cached} already cached) in ${seconds} s${args.switches.has('--pin') ? ', pinned' : ''}\n`,
+    );
+    return 0;
+  } catch (error) {
+    io.stderr.write(`edgepier prefetch: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (error instanceof UsageError) io.stderr.write(`${PREFETCH_USAGE}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
