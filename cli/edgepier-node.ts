@@ -1,6 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CacacheBlobStore } from '../cache/cacache-blob-store.js';
+import { BudgetedBlobStore } from '../cache/budgeted-blob-store.js';
+import { resolveCacheBudget } from '../cache/cache-budget.js';
+import { removeStaleSpools } from '../cache/cache-gc.js';
+import { PinFile } from '../cache/pins.js';
+import { UsageJournal } from '../cache/usage-journal.js';
 import { CacacheTagStore } from '../cache/cacache-tag-store.js';
 import type { EdgePierConfig } from '../config/edgepier-config.js';
 import { formatHostPort } from '../config/parse-host-port.js';
@@ -15,6 +20,10 @@ import { PeerHealth } from '../peer/peer-health.js';
 import { SitePeers } from '../peer/site-peers.js';
 import { createApp } from '../server/create-app.js';
 import { HttpServer } from '../server/http-server.js';
+import { flagCheck, writableDirectoryCheck } from '../server/health.js';
+import { CacheUsageSampler } from '../server/metrics-cache-usage.js';
+import { PrometheusMetrics } from '../server/metrics-prometheus.js';
+import { StatusBoard } from '../server/status-board.js';
 import { GotRegistryClient } from '../upstream/got-registry-client.js';
 import { loadNodeId } from './node-id.js';
 
@@ -34,8 +43,18 @@ export class EdgePierNode {
   private server: HttpServer | undefined;
   private mirror: PullThroughMirror | undefined;
   private discovery: PeerDiscovery | undefined;
+  private cacheStore: BudgetedBlobStore | undefined;
   private address: AddressInfo | undefined;
+  private listening = false;
+  private discoveryStarted = false;
   nodeId = '';
+  /** Prometheus metrics of this node; `cacheEvicted` is for the cache layer to call. */
+  readonly metrics = new PrometheusMetrics({
+    inflightDownloads: () => this.mirror?.activeDownloads ?? 0,
+    livePeers: () => this.discovery?.peers().length ?? 0,
+    cacheUsage: () => this.cacheUsage().current(),
+  });
+  private usage: CacheUsageSampler | undefined;
 
   constructor(
     private readonly config: EdgePierConfig,
@@ -58,7 +77,21 @@ export class EdgePierNode {
     const config = this.config;
     this.nodeId = await loadNodeId(config.nodeId, config.cacheDir);
     const logger = this.logger.child({ node: this.nodeId });
-    const store = new CacacheBlobStore(config.cacheDir);
+    // Start-up gc: nothing writes yet, so every spool in <cache>/tmp is a crash's leftover.
+    const spools = await removeStaleSpools(config.cacheDir, { minAgeMs: 0 });
+    if (spools.files > 0) logger.info(spools, 'removed spools of interrupted downloads');
+    const store = (this.cacheStore = new BudgetedBlobStore({
+      inner: new CacacheBlobStore(config.cacheDir),
+      logger: logger.child({ component: 'cache' }),
+      journal: new UsageJournal(config.cacheDir),
+      pins: new PinFile(config.cacheDir),
+      budget: await resolveCacheBudget(config.cacheMaxSize, config.cacheLowWater, config.cacheDir),
+      onRemoved: (digest, reason, bytes) => {
+        this.discovery?.withdraw(digest);
+        if (reason === 'evicted') this.metrics.cacheEvicted(1, bytes);
+      },
+      onAdded: (digest) => this.discovery?.advertise(digest),
+    }));
     const clients = Object.entries(config.upstreams.byHost).map(
       ([registry, url]) =>
         new GotRegistryClient({
@@ -66,6 +99,7 @@ export class EdgePierNode {
           url,
           timeoutMs: config.upstreamTimeout,
           logger: logger.child({ component: 'upstream', registry }),
+          observer: this.metrics,
           ...(config.credentials[registry] ? { credentials: config.credentials[registry] } : {}),
         }),
     );
@@ -85,9 +119,28 @@ export class EdgePierNode {
       peerMode: config.peerMode,
       holdings,
     });
-    const app = createApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId });
+    this.usage = new CacheUsageSampler({
+      store,
+      cacheDir: config.cacheDir,
+      budget: config.cacheMaxSize,
+      tally: () => ({ usedBytes: store.usedBytes, blobs: store.blobCount }),
+      maxAgeMs: 1_000,
+    });
+    const status = new StatusBoard({
+      nodeId: () => this.nodeId,
+      metrics: () => this.metrics.snapshot(),
+      cacheUsage: () => this.cacheUsage().current(),
+      inflightDownloads: () => this.mirror?.activeDownloads ?? 0,
+    });
+    const readiness = [
+      flagCheck('listening', () => this.listening, 'the HTTP server is not accepting connections'),
+      writableDirectoryCheck('cache', config.cacheDir),
+      flagCheck('discovery', () => this.discoveryStarted, 'peer discovery has not started'),
+    ];
+    const app = createApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, metrics: this.metrics, status, readiness });
     this.server = new HttpServer(app, logger.child({ component: 'server' }));
     this.address = await this.server.listen(config.listen.host, config.listen.port);
+    this.listening = true;
 
     this.discovery = this.createDiscovery(this.address.port, logger.child({ component: 'discovery' }));
     site.attach(
@@ -106,20 +159,37 @@ export class EdgePierNode {
         peerTimeoutMs: config.peerTimeout,
       }),
     );
-    this.discovery.on('peer-up', (peer) => logger.info({ peer: peer.id, url: peer.url }, 'peer up'));
-    this.discovery.on('peer-down', (peer) => logger.info({ peer: peer.id, url: peer.url }, 'peer down'));
+    this.discovery.on('peer-up', (peer) => {
+      logger.info({ peer: peer.id, url: peer.url }, 'peer up');
+      this.metrics.peerChanged('up');
+      status.peerChanged(peer, 'up');
+    });
+    this.discovery.on('peer-down', (peer) => {
+      logger.info({ peer: peer.id, url: peer.url }, 'peer down');
+      this.metrics.peerChanged('down');
+      status.peerChanged(peer, 'down');
+    });
     await this.discovery.start();
+    this.discoveryStarted = true;
     for await (const blob of store.list()) this.discovery.advertise(blob.digest);
     return this.address;
   }
 
   /** Stops serving (in-flight responses get a grace period), says goodbye, stops downloads. */
   async close(): Promise<void> {
+    this.listening = false;
+    this.discoveryStarted = false;
     await this.server?.close();
     await this.discovery?.close();
     this.mirror?.abortAll('shutting down');
+    await this.cacheStore?.close();
     this.server = undefined;
     this.discovery = undefined;
+  }
+
+  private cacheUsage(): CacheUsageSampler {
+    if (!this.usage) throw new Error('node is not started');
+    return this.usage;
   }
 
   private createDiscovery(port: number, logger: Logger): PeerDiscovery {

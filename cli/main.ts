@@ -5,12 +5,22 @@ import { printConfig } from '../config/print-config.js';
 import { renderHelp } from '../config/help-text.js';
 import { createLogger } from './create-logger.js';
 import { EdgePierNode } from './edgepier-node.js';
+import { statusCommand } from './commands/status.js';
+import { setupCommand } from './setup/setup-command.js';
+import { runCacheCommand } from './commands/cache-command.js';
+import { runPrefetch } from './commands/prefetch-command.js';
+import { runUnpin } from './commands/unpin-command.js';
 
 const USAGE = `usage: edgepier <command> [options]
 
 commands:
   serve           run the mirror
   config print    show the effective configuration (secrets masked)
+  status          show a running node's peers, cache and recent pulls
+  setup RUNTIME   print (or --write) containerd, docker or podman mirror config
+  prefetch IMAGE  pull an image into the local node's cache (--pin keeps it)
+  unpin IMAGE     let eviction take a pinned image again
+  cache CMD       ls | stats | verify | gc on --cache-dir
 
 Run 'edgepier serve --help' for the options.`;
 
@@ -23,9 +33,17 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'config' && rest[0] === 'print') return printEffectiveConfig(rest.slice(1));
   if (command === 'serve') return serve(rest);
+  if (command === 'status') return statusCommand(rest, terminal);
+  if (command === 'setup') return setupCommand(rest, terminal);
+  if (command === 'prefetch') return runPrefetch(rest, commandIo);
+  if (command === 'unpin') return runUnpin(rest, commandIo);
+  if (command === 'cache') return runCacheCommand(rest, commandIo);
   process.stderr.write(`edgepier: unknown command '${command}'\n${USAGE}\n`);
   return 2;
 }
+
+const commandIo = { env: process.env, stdout: process.stdout, stderr: process.stderr };
+const terminal = { out: (text: string) => void process.stdout.write(text), err: (text: string) => void process.stderr.write(text) };
 
 function load(args: string[]): ReturnType<typeof loadConfig> | undefined {
   if (args.includes('--help') || args.includes('-h')) {

@@ -8,13 +8,29 @@ import { NODE_HEADER } from './headers.js';
 import { toOciError, writeOciError } from './oci-error-response.js';
 import { createRegistryHandler } from './registry-handler.js';
 import type { EdgePierState } from './request-context.js';
+import { registerHealthRoutes } from './health-routes.js';
+import type { ReadinessCheck } from './health.js';
+import type { PrometheusMetrics } from './metrics-prometheus.js';
+import { registerMetricsRoute } from './metrics-route.js';
+import type { ServedRequest } from './metrics-served-request.js';
+import type { StatusBoard } from './status-board.js';
+import { registerStatusRoutes } from './status-routes.js';
 
 export interface AppDependencies {
   readonly mirror: PullThroughMirror;
   readonly router: RegistryRouter;
   readonly logger: Logger;
   readonly nodeId: string;
+  /** Serves `/metrics` and is told about every request. */
+  readonly metrics?: PrometheusMetrics;
+  /** Serves `/` and `/status.json` and is told about every request. */
+  readonly status?: StatusBoard;
+  /** Serves `/healthz` and `/readyz` (ready when every check passes). */
+  readonly readiness?: readonly ReadinessCheck[];
 }
+
+/** Scraped and probed often: logged at debug, not once per probe at info. */
+const OPS_PATHS: ReadonlySet<string> = new Set(['/', '/metrics', '/healthz', '/readyz', '/status.json']);
 
 /** Builds the koa application. It never listens: the caller mounts it (tests on port 0). */
 export function createApp(deps: AppDependencies): Koa<EdgePierState> {
@@ -34,20 +50,21 @@ export function createApp(deps: AppDependencies): Koa<EdgePierState> {
       writeOciError(ctx, ociError);
     }
     const facts = ctx.state.facts;
-    logger.info(
-      {
-        method: ctx.method,
-        path: ctx.path.slice(0, 512),
-        status: ctx.status,
-        ms: Math.round(performance.now() - started),
-        ...facts,
-      },
-      'request',
-    );
+    const ms = Math.round(performance.now() - started);
+    const line = { method: ctx.method, path: ctx.path.slice(0, 512), status: ctx.status, ms, ...facts };
+    if (OPS_PATHS.has(ctx.path)) logger.debug(line, 'request');
+    else logger.info(line, 'request');
+    const namespace = typeof ctx.query.ns === 'string' ? ctx.query.ns : undefined;
+    const served: ServedRequest = { method: ctx.method, path: ctx.path, status: ctx.status, ms, at: Date.now(), facts, ...(namespace ? { namespace } : {}) };
+    deps.metrics?.requestServed(served);
+    deps.status?.requestServed(served);
   });
 
   const router = new Router<EdgePierState>();
   router.all('/v2{/*rest}', createRegistryHandler(deps));
+  if (deps.readiness) registerHealthRoutes(router, deps.readiness);
+  if (deps.metrics) registerMetricsRoute(router, deps.metrics);
+  if (deps.status) registerStatusRoutes(router, deps.status);
   app.use(router.routes());
   app.use((ctx) => {
     if (ctx.body === undefined && !ctx.headerSent && ctx.respond !== false) {

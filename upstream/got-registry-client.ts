@@ -25,6 +25,22 @@ export interface GotRegistryClientOptions {
   /** Connect, first-byte and idle timeout of each upstream call. */
   readonly timeoutMs: number;
   readonly logger: Logger;
+  /** Told about every round trip (metrics). Sees no headers, so never a credential. */
+  readonly observer?: UpstreamObserver;
+}
+
+/** One upstream round trip: a status when headers came back, else the error's code. */
+export interface UpstreamResponseEvent {
+  readonly registry: string;
+  readonly method: 'GET' | 'HEAD';
+  readonly status?: number;
+  readonly errorCode?: string;
+  /** Milliseconds from sending to the response headers (or the failure). */
+  readonly ms: number;
+}
+
+export interface UpstreamObserver {
+  upstreamResponse(event: UpstreamResponseEvent): void;
 }
 
 type OpenResponse = HttpStreamResponse;
@@ -144,14 +160,24 @@ export class GotRegistryClient implements RegistryClient {
     throw new OciError('UPSTREAM_ERROR', `upstream ${this.registry} kept failing for ${path}`);
   }
 
-  private open(method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<OpenResponse> {
+  private async open(method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<OpenResponse> {
     const timeoutMs = this.options.timeoutMs;
-    return openHttpStream(`${this.baseUrl}${path}`, {
-      method,
-      headers,
-      timeouts: { connectMs: timeoutMs, responseMs: timeoutMs, idleMs: timeoutMs },
-      signal,
-    });
+    const observer = this.options.observer;
+    const started = performance.now();
+    const event = { registry: this.registry, method };
+    try {
+      const response = await openHttpStream(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        timeouts: { connectMs: timeoutMs, responseMs: timeoutMs, idleMs: timeoutMs },
+        signal,
+      });
+      observer?.upstreamResponse({ ...event, status: response.statusCode, ms: performance.now() - started });
+      return response;
+    } catch (error) {
+      observer?.upstreamResponse({ ...event, errorCode: errorCode(error) || 'ERROR', ms: performance.now() - started });
+      throw error;
+    }
   }
 
   private authorization(repository: string): Record<string, string> {
