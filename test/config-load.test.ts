@@ -54,17 +54,17 @@ void describe('loadConfig defaults', () => {
 });
 
 void describe('loadConfig precedence: flag > env > file > default', () => {
-  const readFile = files({ '/etc/ep.yaml': 'listen: 10.0.0.3:7000\ntagTimeout: 9s\npeerMode: redirect\nlogLevel: warn\n' });
+  const readFile = files({ '/etc/ep.yaml': 'listen: 127.0.0.3:7000\ntagTimeout: 9s\npeerMode: redirect\nlogLevel: warn\n' });
 
   void it('lets each layer override the ones below it', () => {
     const { config, sources } = loaded(
       loadConfig({
-        argv: ['--listen', '10.0.0.1:7000', '--config', '/etc/ep.yaml'],
-        env: { ...HOME_ONLY, EDGEPIER_LISTEN: '10.0.0.2:7000', EDGEPIER_TAG_TIMEOUT: '8s', EDGEPIER_PEER_MODE: 'proxy' },
+        argv: ['--listen', '127.0.0.1:7000', '--config', '/etc/ep.yaml'],
+        env: { ...HOME_ONLY, EDGEPIER_LISTEN: '127.0.0.2:7000', EDGEPIER_TAG_TIMEOUT: '8s', EDGEPIER_PEER_MODE: 'proxy' },
         readFile,
       }),
     );
-    assert.deepEqual(config.listen, { host: '10.0.0.1', port: 7000 });
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 7000 });
     assert.equal(config.tagTimeout, 8_000);
     assert.equal(config.peerMode, 'proxy');
     assert.equal(config.logLevel, 'warn');
@@ -166,10 +166,10 @@ void describe('loadConfig repeatable upstreams and lists', () => {
   });
 
   void it('reads static peers from comma lists and repeats, dropping duplicates', () => {
-    const { config } = loaded(loadConfig({ argv: ['--peers', '10.0.0.2:5000,10.0.0.3:5000', '--peers=10.0.0.2:5000'], env: HOME_ONLY }));
+    const { config } = loaded(loadConfig({ argv: ['--peers', '127.0.0.2:5000,127.0.0.3:5000', '--peers=127.0.0.2:5000'], env: HOME_ONLY }));
     assert.deepEqual(config.peers, [
-      { host: '10.0.0.2', port: 5000 },
-      { host: '10.0.0.3', port: 5000 },
+      { host: '127.0.0.2', port: 5000 },
+      { host: '127.0.0.3', port: 5000 },
     ]);
   });
 });

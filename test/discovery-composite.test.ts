@@ -16,11 +16,11 @@ void describe('CompositeDiscovery', () => {
     const lanB = new MemoryLan();
     // Node "b" is seen by both sources; by URL only in the second one (a static entry
     // without a node header has its URL as id).
-    const meA = new MemoryDiscovery({ lan: lanA, nodeId: 'me', url: 'http://10.0.0.1:5000' });
-    const meB = new MemoryDiscovery({ lan: lanB, nodeId: 'me', url: 'http://10.0.0.1:5000' });
-    const b = new MemoryDiscovery({ lan: lanA, nodeId: 'b', url: 'http://10.0.0.2:5000' });
-    const bByUrl = new MemoryDiscovery({ lan: lanB, nodeId: 'http://10.0.0.2:5000', url: 'http://10.0.0.2:5000' });
-    const c = new MemoryDiscovery({ lan: lanB, nodeId: 'c', url: 'http://10.0.0.3:5000' });
+    const meA = new MemoryDiscovery({ lan: lanA, nodeId: 'me', url: 'http://127.0.0.1:5000' });
+    const meB = new MemoryDiscovery({ lan: lanB, nodeId: 'me', url: 'http://127.0.0.1:5000' });
+    const b = new MemoryDiscovery({ lan: lanA, nodeId: 'b', url: 'http://127.0.0.2:5000' });
+    const bByUrl = new MemoryDiscovery({ lan: lanB, nodeId: 'http://127.0.0.2:5000', url: 'http://127.0.0.2:5000' });
+    const c = new MemoryDiscovery({ lan: lanB, nodeId: 'c', url: 'http://127.0.0.3:5000' });
     await Promise.all([b.start(), bByUrl.start(), c.start()]);
     const composite = new CompositeDiscovery([meA, meB]);
     const ups: Peer[] = [];
@@ -31,21 +31,21 @@ void describe('CompositeDiscovery', () => {
     await settle();
     const sorted = (peers: Peer[]): Peer[] => [...peers].sort((x, y) => x.url.localeCompare(y.url));
     assert.deepEqual(sorted(composite.peers()), [
-      { id: 'b', url: 'http://10.0.0.2:5000' },
-      { id: 'c', url: 'http://10.0.0.3:5000' },
+      { id: 'b', url: 'http://127.0.0.2:5000' },
+      { id: 'c', url: 'http://127.0.0.3:5000' },
     ]);
     assert.equal(ups.length, 2);
 
     b.advertise(digest);
     bByUrl.advertise(digest);
-    assert.deepEqual(await composite.findHolders(digest, { timeoutMs: 20 }), [{ id: 'b', url: 'http://10.0.0.2:5000' }]);
+    assert.deepEqual(await composite.findHolders(digest, { timeoutMs: 20 }), [{ id: 'b', url: 'http://127.0.0.2:5000' }]);
     assert.equal((await composite.findHolders(digest, { timeoutMs: 5000, firstAnswerOnly: true })).length, 1);
 
     // "b" leaves the first source but is still reachable through the second.
     await b.close();
     await settle();
-    assert.deepEqual(downs, [{ id: 'b', url: 'http://10.0.0.2:5000' }]);
-    assert.deepEqual(sorted(composite.peers()).map((peer) => peer.id), ['http://10.0.0.2:5000', 'c']);
+    assert.deepEqual(downs, [{ id: 'b', url: 'http://127.0.0.2:5000' }]);
+    assert.deepEqual(sorted(composite.peers()).map((peer) => peer.id), ['http://127.0.0.2:5000', 'c']);
 
     await composite.close();
     await Promise.all([bByUrl.close(), c.close()]);

@@ -47,7 +47,7 @@ after(async () => {
 
 void describe('StaticDiscovery', () => {
   void it('normalizes HOST:PORT and URLs', () => {
-    assert.equal(normalizePeerUrl('10.0.0.2:5000'), 'http://10.0.0.2:5000');
+    assert.equal(normalizePeerUrl('127.0.0.2:5000'), 'http://127.0.0.2:5000');
     assert.equal(normalizePeerUrl('https://edge-2.example:5000/'), 'https://edge-2.example:5000');
     assert.equal(normalizePeerUrl('[fd00::2]:5000'), 'http://[fd00::2]:5000');
     assert.throws(() => normalizePeerUrl('ftp://x:1'));

@@ -49,7 +49,7 @@ test('the status page renders in headless Chromium with peers, cache and recent 
   });
   await node.start();
   t.after(() => node.close());
-  for (const [id, url] of [['edge-gw-2', 'http://10.0.0.2:5000'], [HOSTILE_ID, 'http://10.0.0.9:5000']] as const) {
+  for (const [id, url] of [['edge-gw-2', 'http://127.0.0.2:5000'], [HOSTILE_ID, 'http://127.0.0.9:5000']] as const) {
     const peer = new MemoryDiscovery({ lan, nodeId: id, url });
     await peer.start();
     t.after(() => peer.close());

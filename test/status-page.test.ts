@@ -17,7 +17,7 @@ import { runCommand } from './support/run-command.js';
 import { makeTempDir } from './support/temp-dir.js';
 
 const HOSTILE_ID = '<img src=x onerror=alert(1)>';
-const HOSTILE_URL = 'http://10.0.0.9:5000/"><script>alert(2)</script>';
+const HOSTILE_URL = 'http://127.0.0.9:5000/"><script>alert(2)</script>';
 
 interface Fixture {
   readonly node: EdgePierNode;
@@ -45,7 +45,7 @@ async function nodeWithHistory(t: TestContext): Promise<Fixture> {
   });
   await node.start();
   t.after(() => node.close());
-  const friendly = new MemoryDiscovery({ lan, nodeId: 'edge-02', url: 'http://10.0.0.2:5000' });
+  const friendly = new MemoryDiscovery({ lan, nodeId: 'edge-02', url: 'http://127.0.0.2:5000' });
   const hostile = new MemoryDiscovery({ lan, nodeId: HOSTILE_ID, url: HOSTILE_URL });
   await friendly.start();
   await hostile.start();
@@ -119,7 +119,7 @@ describe('status', () => {
     assert.match(out, /hit ratio +66\.7% of blob GETs from cache/);
     assert.match(out, /budget 1\.00 MiB \(\d+\.\d% used\)/);
     assert.match(out, /peers \(1 up\)/);
-    assert.match(out, /edge-02 +http:\/\/10\.0\.0\.2:5000 +down/);
+    assert.match(out, /edge-02 +http:\/\/127\.0\.0\.2:5000 +down/);
     assert.match(out, /recent pulls \(4\)/);
     assert.match(out, /GET +site\/app +sha256:[0-9a-f]{12}… +cache +293\.0 KiB +200/);
     out = '';
