@@ -195,9 +195,11 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
           }
           lastError = error;
           failures.push(`${source.name}: ${error instanceof Error ? error.message : String(error)}`);
-          this.logger.warn(
+          // A peer that simply lacks the blob is the normal cold case, not a fault worth a warning.
+          const miss = source.kind === 'peer' && error instanceof OciError && error.code === 'BLOB_UNKNOWN';
+          this.logger[miss ? 'debug' : 'warn'](
             { digest: this.digest, source: source.name, offset: this.bytesWritten, err: describe(error) },
-            'blob source failed',
+            miss ? 'no peer had the blob' : 'blob source failed',
           );
           if (this.bytesWritten === before) break;
         }
