@@ -104,11 +104,11 @@ export class PullThroughMirror {
   }
 
   async openBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<BlobHandle | BlobRedirect> {
-    const running = this.downloads.get(digest.value);
+    const running = this.joinable(digest);
     if (running) return this.join(running);
     const stored = await this.options.store.stat(digest);
     if (stored) return this.cached(digest, stored.size);
-    const raced = this.downloads.get(digest.value);
+    const raced = this.joinable(digest);
     if (raced) return this.join(raced);
     if (origin.fromPeer && !origin.ownerFetch) throw blobUnknown(digest);
     if (!origin.fromPeer && this.options.peerMode === 'redirect' && this.options.peers) {
@@ -121,7 +121,7 @@ export class PullThroughMirror {
   }
 
   async statBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<{ size: number; source: ContentSource }> {
-    const running = this.downloads.get(digest.value);
+    const running = this.joinable(digest);
     if (running) return { size: await running.sized, source: 'inflight' };
     const stored = await this.options.store.stat(digest);
     if (stored) return { size: stored.size, source: 'cache' };
@@ -142,6 +142,16 @@ export class PullThroughMirror {
   /** Stops every running download (shutdown). */
   abortAll(reason: string): void {
     for (const download of this.downloads.values()) download.abort(reason);
+  }
+
+  /**
+   * The running download of `digest`, if one can still be joined. A failed download stays in
+   * the map for a few ticks until its cleanup runs; a request arriving then starts afresh
+   * instead of joining a failure.
+   */
+  private joinable(digest: Digest): BlobDownload | undefined {
+    const download = this.downloads.get(digest.value);
+    return download && !download.isFailed ? download : undefined;
   }
 
   private cached(digest: Digest, size: number): BlobHandle {
@@ -178,6 +188,7 @@ export class PullThroughMirror {
     const sources: BlobSource[] = [...peerSources, upstreamSource(route, digest)];
     const writer = await this.options.store.createWriter(digest);
     const download = new BlobDownload(writer, sources, this.options.logger);
+    // Replaces a failed download whose cleanup has not run yet; that cleanup only removes its own entry.
     this.downloads.set(digest.value, download);
     const started = Date.now();
     download.finished
