@@ -19,7 +19,12 @@ export interface MirrorUnderTestOptions {
   readonly peers?: PeerSourceProvider;
   readonly nodeId?: string;
   readonly logger?: Logger;
+  /** Builds the store over the cache dir (default: a plain CacacheBlobStore). */
+  readonly createStore?: (cacheDir: string, logger: Logger) => Promise<ClosableStore>;
 }
+
+/** A store the fixture closes after the mirror, when it has something to close. */
+export type ClosableStore = BlobStore & { close?(): Promise<void> };
 
 /** One mirror, wired like the real node, listening on 127.0.0.1:0 with a temp cache. */
 export interface MirrorUnderTest {
@@ -48,7 +53,7 @@ export async function startMirror(options: MirrorUnderTestOptions): Promise<Mirr
   const first = options.upstreams[0];
   if (!first) throw new Error('at least one upstream');
   const router = new RegistryRouter(clients, first.registry);
-  const store = new CacacheBlobStore(cacheDir);
+  const store: ClosableStore = options.createStore ? await options.createStore(cacheDir, logger) : new CacacheBlobStore(cacheDir);
   const mirror = new PullThroughMirror({
     store,
     tags: new CacacheTagStore(cacheDir),
@@ -67,6 +72,7 @@ export async function startMirror(options: MirrorUnderTestOptions): Promise<Mirr
     async close(closeOptions = {}) {
       await server.close(1_000);
       mirror.abortAll('test over');
+      await store.close?.();
       if (!closeOptions.keepCache) await temp?.remove();
     },
   };
