@@ -7,12 +7,9 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { pino } from 'pino';
-import { EdgePierNode } from '../cli/edgepier-node.js';
-import { loadConfig } from '../config/load-config.js';
-import { MemoryDiscovery, MemoryLan } from '../discovery/memory-discovery.js';
+import { MemoryDiscovery } from '../discovery/memory-discovery.js';
 import { pollUntil } from './support/child-process.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startNodeWithLayer } from './support/node-with-layer.js';
 import { makeTempDir } from './support/temp-dir.js';
 
 const CHROMIUM = process.env.EDGEPIER_TEST_CHROMIUM ?? '/usr/bin/chromium';
@@ -30,25 +27,8 @@ const CHROMIUM_ARGS = [
 ];
 
 test('the status page renders in headless Chromium with peers, cache and recent pulls', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: apt-get install -y chromium` }, async (t) => {
-  const upstream = new LoopbackRegistry();
   const layer = Buffer.alloc(750_000, 9);
-  const layerDigest = upstream.addBlob(layer);
-  upstream.addManifest('site/web', 'v2', { schemaVersion: 2, layers: [{ digest: layerDigest, size: layer.length }] });
-  await upstream.start();
-  t.after(() => upstream.stop());
-  const cache = await makeTempDir('status-browser');
-  t.after(() => cache.remove());
-  const loaded = loadConfig({
-    argv: ['--listen', '127.0.0.1:0', '--cache-dir', cache.path, '--no-mdns', '--upstream', upstream.url, '--node-id', 'edge-gw-1', '--cache-max-size', '2MiB'],
-    env: {},
-  });
-  assert.ok(loaded.ok, JSON.stringify(loaded));
-  const lan = new MemoryLan();
-  const node = new EdgePierNode(loaded.config, pino({ level: 'silent' }), {
-    discovery: ({ nodeId, port }) => new MemoryDiscovery({ lan, nodeId, url: `http://127.0.0.1:${port}` }),
-  });
-  await node.start();
-  t.after(() => node.close());
+  const { node, lan, layerDigest } = await startNodeWithLayer(t, { nodeId: 'edge-gw-1', cacheMaxSize: '2MiB', repository: 'site/web', tag: 'v2', layer });
   for (const [id, url] of [['edge-gw-2', 'http://127.0.0.2:5000'], [HOSTILE_ID, 'http://127.0.0.9:5000']] as const) {
     const peer = new MemoryDiscovery({ lan, nodeId: id, url });
     await peer.start();

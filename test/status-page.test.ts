@@ -3,18 +3,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { pino } from 'pino';
 import { statusCommand } from '../cli/commands/status.js';
-import { EdgePierNode } from '../cli/edgepier-node.js';
-import { loadConfig } from '../config/load-config.js';
-import { MemoryDiscovery, MemoryLan } from '../discovery/memory-discovery.js';
+import type { EdgePierNode } from '../cli/edgepier-node.js';
+import { MemoryDiscovery } from '../discovery/memory-discovery.js';
 import { escapeHtml } from '../server/status-page.js';
 import { RecentPulls } from '../server/status-recent-pulls.js';
 import type { StatusSnapshot } from '../server/status-snapshot.js';
 import { pollUntil } from './support/child-process.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startNodeWithLayer } from './support/node-with-layer.js';
 import { runCommand } from './support/run-command.js';
-import { makeTempDir } from './support/temp-dir.js';
 
 const HOSTILE_ID = '<img src=x onerror=alert(1)>';
 const HOSTILE_URL = 'http://127.0.0.9:5000/"><script>alert(2)</script>';
@@ -26,25 +23,8 @@ interface Fixture {
 }
 
 async function nodeWithHistory(t: TestContext): Promise<Fixture> {
-  const upstream = new LoopbackRegistry();
   const layer = Buffer.alloc(300_000, 3);
-  const layerDigest = upstream.addBlob(layer);
-  upstream.addManifest('site/app', 'v1', { schemaVersion: 2, layers: [{ digest: layerDigest, size: layer.length }] });
-  await upstream.start();
-  t.after(() => upstream.stop());
-  const cache = await makeTempDir('status');
-  t.after(() => cache.remove());
-  const loaded = loadConfig({
-    argv: ['--listen', '127.0.0.1:0', '--cache-dir', cache.path, '--no-mdns', '--upstream', upstream.url, '--node-id', 'edge-01', '--cache-max-size', '1MiB'],
-    env: {},
-  });
-  assert.ok(loaded.ok, JSON.stringify(loaded));
-  const lan = new MemoryLan();
-  const node = new EdgePierNode(loaded.config, pino({ level: 'silent' }), {
-    discovery: ({ nodeId, port }) => new MemoryDiscovery({ lan, nodeId, url: `http://127.0.0.1:${port}` }),
-  });
-  await node.start();
-  t.after(() => node.close());
+  const { node, lan, layerDigest } = await startNodeWithLayer(t, { nodeId: 'edge-01', cacheMaxSize: '1MiB', repository: 'site/app', tag: 'v1', layer });
   const friendly = new MemoryDiscovery({ lan, nodeId: 'edge-02', url: 'http://127.0.0.2:5000' });
   const hostile = new MemoryDiscovery({ lan, nodeId: HOSTILE_ID, url: HOSTILE_URL });
   await friendly.start();
