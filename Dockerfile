@@ -18,6 +18,7 @@ COPY discovery ./discovery
 COPY server ./server
 COPY config ./config
 COPY cli ./cli
+COPY transparent ./transparent
 RUN npm run build
 
 # --- runtime: production dependencies only, non-root, tini as PID 1 --------------------
@@ -25,7 +26,7 @@ FROM node:20-bookworm-slim AS runtime
 # tini forwards SIGTERM to node and reaps zombies, so `docker stop` runs the graceful
 # shutdown (finish responses, mDNS goodbyes, abort downloads) instead of a SIGKILL.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
+ && apt-get install -y --no-install-recommends tini ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     EDGEPIER_CACHE_DIR=/var/cache/edgepier \
