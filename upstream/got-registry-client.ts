@@ -1,3 +1,4 @@
+import type { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import got from 'got';
@@ -27,6 +28,8 @@ export interface GotRegistryClientOptions {
   readonly logger: Logger;
   /** Told about every round trip (metrics). Sees no headers, so never a credential. */
   readonly observer?: UpstreamObserver;
+  /** Verifies upstream certificates against the configured trust (upstream-trust.ts). */
+  readonly httpsAgent?: HttpsAgent;
 }
 
 /** One upstream round trip: a status when headers came back, else the error's code. */
@@ -171,6 +174,7 @@ export class GotRegistryClient implements RegistryClient {
         headers,
         timeouts: { connectMs: timeoutMs, responseMs: timeoutMs, idleMs: timeoutMs },
         signal,
+        httpsAgent: this.options.httpsAgent,
       });
       observer?.upstreamResponse({ ...event, status: response.statusCode, ms: performance.now() - started });
       return response;
@@ -234,6 +238,7 @@ export class GotRegistryClient implements RegistryClient {
         timeout: { request: this.options.timeoutMs },
         responseType: 'text',
         ...(signal ? { signal } : {}),
+        ...(this.options.httpsAgent ? { agent: { https: this.options.httpsAgent } } : {}),
       });
     } catch (error) {
       throw upstreamNetworkError(error, this.registry);

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import got from 'got';
 
@@ -24,7 +25,14 @@ export interface HttpStreamTimeouts {
  */
 export function openHttpStream(
   url: string,
-  options: { method: 'GET' | 'HEAD'; headers: Record<string, string>; timeouts: HttpStreamTimeouts; signal?: AbortSignal | undefined },
+  options: {
+    method: 'GET' | 'HEAD';
+    headers: Record<string, string>;
+    timeouts: HttpStreamTimeouts;
+    signal?: AbortSignal | undefined;
+    /** Carries the upstream trust store (upstream-trust.ts); Node's default agent otherwise. */
+    httpsAgent?: HttpsAgent | undefined;
+  },
 ): Promise<HttpStreamResponse> {
   const { connectMs, responseMs, idleMs } = options.timeouts;
   return new Promise((resolve, reject) => {
@@ -36,6 +44,7 @@ export function openHttpStream(
       retry: { limit: 0 },
       timeout: { lookup: connectMs, connect: connectMs, secureConnect: connectMs, response: responseMs, socket: idleMs },
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.httpsAgent ? { agent: { https: options.httpsAgent } } : {}),
     });
     // Errors after the response arrived belong to whoever reads the body (pipeline or
     // iterator); this listener only keeps one that fires before they attach from crashing.

@@ -1,4 +1,5 @@
 import { OciError, type OciErrorCode } from '../oci/oci-error.js';
+import { describeTlsFailure } from './tls-failure.js';
 
 /**
  * Which upstream failures are worth one more try, and why. Only failures that happen before
@@ -46,6 +47,10 @@ export function upstreamStatusError(status: number, what: 'manifest' | 'blob', r
 export function upstreamNetworkError(error: unknown, registry: string): OciError {
   if (error instanceof OciError) return error;
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'UNKNOWN';
+  const tlsFailure = describeTlsFailure(error, `upstream ${registry}`);
+  if (tlsFailure !== undefined) {
+    return new OciError('UPSTREAM_ERROR', tlsFailure, { detail: { upstream: registry, reason: code }, cause: error });
+  }
   const timedOut =
     code === 'ETIMEDOUT' || code === 'ABORT_ERR' || code === 'ERR_ABORTED' || (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'));
   return new OciError(
