@@ -1,4 +1,7 @@
 import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 /**
@@ -7,6 +10,11 @@ import { promisify } from 'node:util';
  * multicast route so mDNS works. The bridge lives in its own "hub" namespace, so nothing
  * is ever added to the host's namespace and deleting the hub removes the bridge and every
  * hub-side veth at once. Names carry a per-run prefix (`ep<pid base36>s<n>`).
+ *
+ * Optional host names: `hosts` writes /etc/netns/<ns>/hosts for every node. `ip netns exec`
+ * bind-mounts each file of /etc/netns/<ns>/ over its /etc namesake for the command it runs,
+ * so getaddrinfo (Node's dns.lookup, curl) and Go's own resolver (skopeo) inside the
+ * namespace resolve those names, and nothing outside it does. destroy() removes the files.
  */
 
 export interface SiteNamespace {
@@ -42,7 +50,23 @@ export function netnsUnavailableReason(): string | undefined {
   return undefined;
 }
 
-export async function createSite(options: { nodes: number; site?: number }): Promise<Site> {
+export interface CreateSiteOptions {
+  readonly nodes: number;
+  /** Third octet of the node addresses. Default 0. */
+  readonly site?: number;
+  /** Host name → index of the node it names, resolvable inside every node namespace. */
+  readonly hosts?: Readonly<Record<string, number>>;
+}
+
+/** iproute2's per-namespace /etc overlay directory. */
+const NETNS_ETC = '/etc/netns';
+const HOSTS_MKDIR_ATTEMPTS = 3;
+/** Prefixes of this process's sites that wrote files under NETNS_ETC. */
+const sitesWithHostsFiles = new Set<string>();
+/** Whether this process created NETNS_ETC (then it removes it again once empty). */
+let createdNetnsEtc = false;
+
+export async function createSite(options: CreateSiteOptions): Promise<Site> {
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 200) {
     throw new RangeError(`nodes must be 1..200, got ${options.nodes}`);
   }
@@ -101,6 +125,7 @@ export async function createSite(options: { nodes: number; site?: number }): Pro
       await ip(['-n', node.name, 'link', 'set', 'eth0', 'up']);
       await ip(['-n', node.name, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0']);
     }
+    if (options.hosts !== undefined) await writeHostsFiles(prefix, namespaces, options.hosts);
   } catch (error) {
     await site.destroy();
     throw error;
@@ -121,12 +146,56 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Best effort: removes any namespace still carrying this run's prefix. */
+async function writeHostsFiles(prefix: string, namespaces: readonly SiteNamespace[], hosts: Readonly<Record<string, number>>): Promise<void> {
+  // The file replaces /etc/hosts entirely inside the namespace, so localhost must stay.
+  const lines = ['# Written by EdgePier tests (test/support/netns.ts); removed with the namespace.', '127.0.0.1 localhost', '::1 localhost ip6-localhost ip6-loopback'];
+  for (const [host, index] of Object.entries(hosts)) {
+    const node = namespaces[index];
+    if (!node) throw new RangeError(`hosts: ${host} names node ${index}, the site has ${namespaces.length}`);
+    lines.push(`${node.address} ${host}`);
+  }
+  sitesWithHostsFiles.add(prefix);
+  if (!existsSync(NETNS_ETC)) createdNetnsEtc = true;
+  for (const node of namespaces) {
+    const dir = join(NETNS_ETC, node.name);
+    // Another test process may remove an empty NETNS_ETC between our mkdir and write: retry.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'hosts'), `${lines.join('\n')}\n`);
+        break;
+      } catch (error) {
+        if (attempt >= HOSTS_MKDIR_ATTEMPTS || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+  }
+}
+
+/** Best effort: removes any namespace (and /etc/netns overlay) still carrying this run's prefix. */
 function sweep(prefix: string): void {
   const listed = spawnSync('ip', ['netns', 'list'], { timeout: IP_TIMEOUT_MS, encoding: 'utf8' });
   for (const line of (listed.stdout ?? '').split('\n')) {
     const name = line.split(' ')[0] ?? '';
     if (name.startsWith(`${prefix}-`)) spawnSync('ip', ['netns', 'del', name], { timeout: IP_TIMEOUT_MS });
+  }
+  if (sitesWithHostsFiles.delete(prefix)) sweepHostsFiles(prefix);
+}
+
+/** `ip netns del` leaves /etc/netns/<ns> alone: remove ours, and NETNS_ETC if we made it and it is empty. */
+function sweepHostsFiles(prefix: string): void {
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(NETNS_ETC);
+  } catch {
+    return;
+  }
+  for (const name of entries) if (name.startsWith(`${prefix}-`)) rmSync(join(NETNS_ETC, name), { recursive: true, force: true });
+  if (createdNetnsEtc && sitesWithHostsFiles.size === 0) {
+    try {
+      rmdirSync(NETNS_ETC);
+    } catch {
+      // Not empty: another process's namespaces still use it.
+    }
   }
 }
 
