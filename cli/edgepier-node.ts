@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CacacheBlobStore } from '../cache/cacache-blob-store.js';
 import { BudgetedBlobStore } from '../cache/budgeted-blob-store.js';
@@ -25,6 +26,9 @@ import { CacheUsageSampler } from '../server/metrics-cache-usage.js';
 import { PrometheusMetrics } from '../server/metrics-prometheus.js';
 import { StatusBoard } from '../server/status-board.js';
 import { GotRegistryClient } from '../upstream/got-registry-client.js';
+import { loadUpstreamTrust } from '../upstream/upstream-trust.js';
+import { startTransparentProxy } from '../transparent/start-transparent-proxy.js';
+import type { TransparentProxy } from '../transparent/transparent-proxy.js';
 import { loadNodeId } from './node-id.js';
 
 /** How long a blob miss waits for the LAN to name holders before going on. */
@@ -41,6 +45,8 @@ export interface EdgePierNodeOverrides {
  */
 export class EdgePierNode {
   private server: HttpServer | undefined;
+  private proxy: TransparentProxy | undefined;
+  private proxyAddress: AddressInfo | undefined;
   private mirror: PullThroughMirror | undefined;
   private discovery: PeerDiscovery | undefined;
   private cacheStore: BudgetedBlobStore | undefined;
@@ -69,6 +75,13 @@ export class EdgePierNode {
     return `http://${host}:${this.address.port}`;
   }
 
+  /** `http://HOST:PORT` of the transparent-mode proxy, when it runs. */
+  get proxyUrl(): string | undefined {
+    if (!this.proxyAddress) return undefined;
+    const { address, family, port } = this.proxyAddress;
+    return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+  }
+
   get peerDiscovery(): PeerDiscovery | undefined {
     return this.discovery;
   }
@@ -92,6 +105,8 @@ export class EdgePierNode {
       },
       onAdded: (digest) => this.discovery?.advertise(digest),
     }));
+    const trust = await loadUpstreamTrust({ extraCaFile: config.upstreamCaFile, env: process.env });
+    logger.info({ trust: trust.description }, 'upstream TLS is verified against these CAs');
     const clients = Object.entries(config.upstreams.byHost).map(
       ([registry, url]) =>
         new GotRegistryClient({
@@ -100,6 +115,7 @@ export class EdgePierNode {
           timeoutMs: config.upstreamTimeout,
           logger: logger.child({ component: 'upstream', registry }),
           observer: this.metrics,
+          httpsAgent: trust.agent,
           ...(config.credentials[registry] ? { credentials: config.credentials[registry] } : {}),
         }),
     );
@@ -136,11 +152,28 @@ export class EdgePierNode {
       flagCheck('listening', () => this.listening, 'the HTTP server is not accepting connections'),
       writableDirectoryCheck('cache', config.cacheDir),
       flagCheck('discovery', () => this.discoveryStarted, 'peer discovery has not started'),
+      ...(config.proxyListen ? [flagCheck('proxy', () => this.proxy !== undefined, 'the transparent proxy is not accepting connections')] : []),
     ];
     const app = createApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, metrics: this.metrics, status, readiness });
     this.server = new HttpServer(app, logger.child({ component: 'server' }));
     this.address = await this.server.listen(config.listen.host, config.listen.port);
     this.listening = true;
+    if (config.proxyListen) {
+      const handle = app.callback();
+      const started = await startTransparentProxy({
+        listen: config.proxyListen,
+        caDir: config.caDir ?? join(config.cacheDir, 'ca'),
+        upstreams: config.upstreams,
+        // koa's handler settles its own promise (its error handling lives inside it).
+        core: (request, response) => void handle(request, response),
+        httpsAgent: trust.agent,
+        timeoutMs: config.upstreamTimeout,
+        nodeId: this.nodeId,
+        logger: logger.child({ component: 'proxy' }),
+      });
+      this.proxy = started.proxy;
+      this.proxyAddress = started.address;
+    }
 
     this.discovery = this.createDiscovery(this.address.port, logger.child({ component: 'discovery' }));
     site.attach(
@@ -179,6 +212,8 @@ export class EdgePierNode {
   async close(): Promise<void> {
     this.listening = false;
     this.discoveryStarted = false;
+    await this.proxy?.close();
+    this.proxy = undefined;
     await this.server?.close();
     await this.discovery?.close();
     this.mirror?.abortAll('shutting down');

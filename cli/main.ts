@@ -10,6 +10,7 @@ import { setupCommand } from './setup/setup-command.js';
 import { runCacheCommand } from './commands/cache-command.js';
 import { runPrefetch } from './commands/prefetch-command.js';
 import { runUnpin } from './commands/unpin-command.js';
+import { runCaCommand } from './commands/ca-command.js';
 
 const USAGE = `usage: edgepier <command> [options]
 
@@ -21,6 +22,7 @@ commands:
   prefetch IMAGE  pull an image into the local node's cache (--pin keeps it)
   unpin IMAGE     let eviction take a pinned image again
   cache CMD       ls | stats | verify | gc on --cache-dir
+  ca export       print the transparent-mode CA certificate, for clients to trust
 
 Run 'edgepier serve --help' for the options.`;
 
@@ -38,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'prefetch') return runPrefetch(rest, commandIo);
   if (command === 'unpin') return runUnpin(rest, commandIo);
   if (command === 'cache') return runCacheCommand(rest, commandIo);
+  if (command === 'ca') return runCaCommand(rest, commandIo);
   process.stderr.write(`edgepier: unknown command '${command}'\n${USAGE}\n`);
   return 2;
 }

@@ -38,6 +38,12 @@ export interface EdgePierConfig {
   readonly peerMode: PeerMode;
   /** Milliseconds. */
   readonly peerTimeout: number;
+  /** The transparent-mode proxy listener, or null when that mode is off. */
+  readonly proxyListen: HostPort | null;
+  /** null means `<cacheDir>/ca`. */
+  readonly caDir: string | null;
+  /** Extra PEM CAs for upstream TLS, or null for the system trust store alone. */
+  readonly upstreamCaFile: string | null;
   /** '' means: the app generates one and persists it. */
   readonly nodeId: string;
   readonly logLevel: LogLevel;

@@ -18,6 +18,10 @@ export const OCI_ERROR_STATUS = {
   UNSUPPORTED: 405,
   RANGE_INVALID: 416,
   TOOMANYREQUESTS: 429,
+  /** Transparent mode: a CONNECT target or proxy request URL that is not a usable address. */
+  PROXY_TARGET_INVALID: 400,
+  /** Transparent mode: the request already passed through this proxy once. */
+  PROXY_LOOP: 508,
   /** The upstream registry failed or answered something we could not use. */
   UPSTREAM_ERROR: 502,
   /** The upstream registry did not answer in time. */

@@ -37,7 +37,7 @@ export class HttpServer {
       const ociError = tooLarge
         ? new OciError('HEADER_INVALID', `request headers larger than ${MAX_HEADER_BYTES} bytes`)
         : new OciError('PATH_INVALID', 'malformed HTTP request');
-      socket.end(rawOciErrorResponse(tooLarge ? 431 : 400, ociError));
+      socket.end(rawOciErrorResponse(ociError));
     });
   }
 

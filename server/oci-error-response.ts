@@ -1,3 +1,4 @@
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Context } from 'koa';
 import { OciError } from '../oci/oci-error.js';
 
@@ -19,11 +20,24 @@ export function writeOciError(ctx: Context, error: OciError): void {
 }
 
 /** The same JSON body as a raw HTTP response, for errors caught before koa sees a request. */
-export function rawOciErrorResponse(status: number, error: OciError): string {
+export function rawOciErrorResponse(error: OciError): string {
   const body = JSON.stringify(error.toJSON());
-  const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  const status = error.status;
+  const reason = STATUS_CODES[status] ?? 'Error';
   return (
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
     `Docker-Distribution-API-Version: registry/2.0\r\nConnection: close\r\n\r\n${body}`
   );
+}
+
+/** The same JSON body on a plain Node response, for handlers that live outside koa. */
+export function writeOciErrorResponse(response: ServerResponse, error: OciError): void {
+  const body = JSON.stringify(error.toJSON());
+  response.writeHead(error.status, {
+    ...API_VERSION_HEADER,
+    ...error.headers,
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(body)),
+  });
+  response.end(body);
 }

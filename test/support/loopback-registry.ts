@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type BlobBehaviour =
@@ -18,6 +19,7 @@ export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
   readonly range?: string;
+  readonly headers: IncomingHttpHeaders;
 }
 
 /**
@@ -66,14 +68,16 @@ export class LoopbackRegistry {
     return this.count((request) => request.method === 'GET' && request.path.endsWith(`/blobs/${digest}`));
   }
 
-  async start(port = 0): Promise<void> {
-    this.server = createServer((request, response) => this.handle(request, response));
+  /** With `tls` it serves HTTPS with that certificate (an upstream whose TLS is under test). */
+  async start(port = 0, options: { tls?: { key: string; cert: string } } = {}): Promise<void> {
+    const handler = (request: IncomingMessage, response: ServerResponse): void => this.handle(request, response);
+    this.server = options.tls ? createHttpsServer(options.tls, handler) : createServer(handler);
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {
@@ -87,7 +91,7 @@ export class LoopbackRegistry {
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const range = request.headers.range;
-    this.requests.push({ method: request.method ?? 'GET', path, ...(range ? { range } : {}) });
+    this.requests.push({ method: request.method ?? 'GET', path, headers: request.headers, ...(range ? { range } : {}) });
     if (path === '/v2/' || path === '/v2') {
       response.end('{}');
       return;

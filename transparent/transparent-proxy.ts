@@ -1,0 +1,155 @@
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { OciError } from '../oci/oci-error.js';
+import { rawOciErrorResponse, writeOciErrorResponse } from '../server/oci-error-response.js';
+import { formatConnectTarget, parseConnectTarget } from './connect-target.js';
+import { coreUrlFor } from './core-request.js';
+import type { Forwarder } from './forwarder.js';
+import type { InterceptServer } from './intercept-server.js';
+import type { InterceptedRegistries } from './intercepted-registries.js';
+import { openTunnel } from './tunnel.js';
+import { hasPassedThrough } from './via.js';
+
+export interface TransparentProxyOptions {
+  readonly registries: InterceptedRegistries;
+  readonly intercept: InterceptServer;
+  readonly forwarder: Forwarder;
+  /** The mirror's own request handler, for pulls from plain-HTTP registries. */
+  readonly core: RequestListener;
+  /** This node's Via entry: a request carrying it has looped back. */
+  readonly via: string;
+  readonly connectTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+const MAX_HEADER_BYTES = 16 * 1024;
+
+/**
+ * The HTTP proxy a node's runtime finds in HTTPS_PROXY. CONNECT to a configured registry's
+ * origin is intercepted (intercept-server.ts); CONNECT anywhere else is a plain tunnel.
+ * Absolute-form HTTP requests are forwarded, except pulls from a plain-HTTP registry, which
+ * the mirror core answers.
+ */
+export class TransparentProxy {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly options: TransparentProxyOptions) {
+    // No request timeout: a forwarded upload may legitimately take long. Headers still must come quickly.
+    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0 }, (request, response) => this.onRequest(request, response));
+    this.server.headersTimeout = 30_000;
+    this.server.keepAliveTimeout = 65_000;
+    this.server.on('connect', (request: IncomingMessage, socket: Socket, head: Buffer) => this.onConnect(request, socket, head));
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+      socket.end(
+        rawOciErrorResponse(
+          tooLarge
+            ? new OciError('HEADER_INVALID', `request headers larger than ${MAX_HEADER_BYTES} bytes`)
+            : new OciError('PROXY_TARGET_INVALID', 'malformed HTTP request'),
+        ),
+      );
+    });
+  }
+
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address() as AddressInfo;
+    this.options.logger.info(
+      { address: address.address, port: address.port, intercepted: this.options.registries.httpsOrigins },
+      'transparent proxy listening',
+    );
+    return address;
+  }
+
+  /** Stops accepting; tunnels and intercepted connections get `graceMs` to finish. */
+  async close(graceMs = 5_000): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => {
+      for (const socket of this.sockets) socket.destroy();
+    }, graceMs);
+    await Promise.all([closed, this.options.intercept.close(graceMs)]);
+    clearTimeout(timer);
+  }
+
+  private onConnect(request: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', (error: Error & { code?: string }) => this.options.logger.debug({ reason: error.code }, 'proxy client connection failed'));
+    const target = parseConnectTarget(request.url ?? '');
+    if ('problem' in target) {
+      this.options.logger.info({ target: (request.url ?? '').slice(0, 128), problem: target.problem }, 'refused a malformed CONNECT');
+      socket.end(rawOciErrorResponse(new OciError('PROXY_TARGET_INVALID', target.problem, { detail: { target: (request.url ?? '').slice(0, 262) } })));
+      return;
+    }
+    const decision = this.options.registries.forConnect(target);
+    if (decision.kind === 'intercept') {
+      this.options.logger.debug({ registry: decision.registry.registry, target: formatConnectTarget(target) }, 'intercepting CONNECT');
+      this.options.intercept.accept(socket, head, decision.registry);
+      return;
+    }
+    if (decision.kind === 'wrong-port') {
+      const message =
+        `${target.host} is a registry host EdgePier intercepts on port ${decision.ports.join(', ')}; ` +
+        `a CONNECT to port ${target.port} would bypass the mirror and is refused`;
+      this.options.logger.info({ target: formatConnectTarget(target) }, 'refused a CONNECT to a registry on another port');
+      socket.end(rawOciErrorResponse(new OciError('DENIED', message, { detail: { target: formatConnectTarget(target), ports: decision.ports } })));
+      return;
+    }
+    openTunnel(socket, head, target, { connectTimeoutMs: this.options.connectTimeoutMs, logger: this.options.logger });
+  }
+
+  private onRequest(request: IncomingMessage, response: ServerResponse): void {
+    if (hasPassedThrough(request.headers.via, this.options.via)) {
+      writeOciErrorResponse(response, new OciError('PROXY_LOOP', 'this request already passed through this EdgePier proxy'));
+      return;
+    }
+    const url = absoluteHttpUrl(request.url);
+    if (url === undefined) {
+      writeOciErrorResponse(
+        response,
+        new OciError(
+          'PROXY_TARGET_INVALID',
+          'this is EdgePier\'s proxy port: it takes absolute http:// URLs and CONNECT; registry clients without a proxy setting use the mirror port',
+        ),
+      );
+      return;
+    }
+    const registry = this.options.registries.forPlainHttp(url);
+    if (registry !== undefined) {
+      const coreUrl = coreUrlFor(request.method, `${url.pathname}${url.search}`, registry.registry);
+      if (coreUrl !== undefined) {
+        request.url = coreUrl;
+        void this.options.core(request, response);
+        return;
+      }
+    }
+    this.options.forwarder.forward(request, response, url.origin);
+  }
+}
+
+/** An absolute-form `http://` request target, or undefined. */
+function absoluteHttpUrl(target: string | undefined): URL | undefined {
+  if (target === undefined || !/^http:\/\//i.test(target)) return undefined;
+  try {
+    const url = new URL(target);
+    return url.username === '' && url.password === '' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
