@@ -157,8 +157,20 @@ test('everything that is not a pull is forwarded to the real registry, with a Vi
   assert.match(upload.body.toString('utf8'), /not here/);
   const tags = await pullOverProxy(site, `/v2/${REPOSITORY}/tags/list?n=5`);
   assert.equal(tags.status, 404);
-  const seen = site.registry.requests.filter((request) => request.method === 'PUT' || request.path.endsWith('/tags/list'));
-  assert.deepEqual(seen.map((request) => `${request.method} ${request.path}`), [`PUT /v2/${REPOSITORY}/manifests/v2`, `GET /v2/${REPOSITORY}/tags/list`]);
+  // A pushing client asks with HEAD whether this repository has a blob: only the registry knows.
+  await pullOverProxy(site, `/v2/${REPOSITORY}/blobs/${site.layerDigest}`);
+  const exists = await requestOver(await tlsThroughProxy(site.proxyPort, site.registryTarget, { ca: site.edgepierCa }), {
+    method: 'HEAD',
+    path: `/v2/other/repo/blobs/${site.layerDigest}`,
+    host: site.registryTarget,
+  });
+  assert.equal(exists.headers['x-edgepier-source'], undefined, 'the registry answered, not the cache');
+  const seen = site.registry.requests.filter((request) => request.method !== 'GET' || request.path.endsWith('/tags/list'));
+  assert.deepEqual(seen.map((request) => `${request.method} ${request.path}`), [
+    `PUT /v2/${REPOSITORY}/manifests/v2`,
+    `GET /v2/${REPOSITORY}/tags/list`,
+    `HEAD /v2/other/repo/blobs/${site.layerDigest}`,
+  ]);
   for (const request of seen) {
     assert.equal(request.headers.via, '1.1 edgepier-proxy-node');
     assert.equal(request.headers['proxy-authorization'], undefined);
