@@ -105,7 +105,7 @@ void describe('transparent mode (HTTPS_PROXY) with real clients', { skip: skip =
     const { stdout } = await site.execInClient('skopeo', [
       ...SKOPEO_BASE, 'inspect', '--raw', '--retry-times', '0', '--no-creds', '--cert-dir', site.caCertDir, `docker://${pushed}`,
     ]);
-    assert.equal(JSON.parse(stdout).config.digest, image.configDigest);
+    assert.equal((JSON.parse(stdout) as { config: { digest: string } }).config.digest, image.configDigest);
     const uploads = site.registry.accessLog.filter((record) => record.client === site.client.address && (record.method === 'PUT' || record.method === 'POST' || record.method === 'PATCH'));
     assert.ok(uploads.some((record) => record.path === '/v2/pushed/app/manifests/v1' && record.method === 'PUT'), 'the manifest PUT was forwarded');
 
