@@ -17,6 +17,9 @@ export interface InterceptServerOptions {
   readonly logger: Logger;
 }
 
+/** A client that opened a CONNECT must finish its TLS handshake in this time, or it is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+
 /** A client that does not trust the CA says so with one of these TLS alerts. */
 const UNTRUSTED_ALERTS = /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN)/;
 
@@ -53,6 +56,10 @@ export class InterceptServer {
     // Bytes the client sent right after CONNECT (its ClientHello) belong to the TLS session.
     if (head.length > 0) client.unshift(head);
     const tls = new TLSSocket(client, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'], requestCert: false });
+    // The HTTP server's header timeout only starts once TLS is up; a silent client must not hold the socket.
+    const handshake = setTimeout(() => tls.destroy(), HANDSHAKE_TIMEOUT_MS);
+    tls.once('secure', () => clearTimeout(handshake));
+    tls.once('close', () => clearTimeout(handshake));
     tls.on('error', (error: Error & { code?: string }) => {
       const untrusted = UNTRUSTED_ALERTS.test(error.code ?? '');
       this.options.logger[untrusted ? 'warn' : 'debug'](
