@@ -1,36 +1,5 @@
-// Writes bench/rollout.ts results into the `## Rollout` section of BENCHMARKS.md, leaving every
-// other section as it was (other benchmarks own them).
-import { readFile, writeFile } from 'node:fs/promises';
-
-const SECTION = '## Rollout';
-
-/** Replaces (or appends) the `## Rollout` section of `path` with `body` (which has no heading). */
-export async function writeRolloutSection(path: string, body: string): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    text = '# Benchmarks\n';
-  }
-  const section = `${SECTION}\n\n${body.trim()}\n`;
-  const lines = text.split('\n');
-  const start = lines.findIndex((line) => line.trim() === SECTION);
-  if (start === -1) {
-    await writeFile(path, `${text.trimEnd()}\n\n${section}`);
-    return;
-  }
-  const after = lines.findIndex((line, index) => index > start && /^## /.test(line));
-  const head = lines.slice(0, start).join('\n');
-  const tail = after === -1 ? '' : `\n${lines.slice(after).join('\n')}`;
-  await writeFile(path, `${head}${head ? '\n' : ''}${section}${tail}`);
-}
-
-/** A markdown table from a header row and data rows. */
-export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
+// CPU accounting for bench/rollout.ts reports.
+import { readFile } from 'node:fs/promises';
 
 /** Busy and total jiffies of all CPUs (from /proc/stat), to report utilisation over a span. */
 export async function cpuTimes(): Promise<{ busy: number; total: number }> {

@@ -24,7 +24,8 @@ import { expectedImage, skopeoPullIn, verifyPulledDir, type ExpectedImage } from
 import { createWanSite, parseRate, type WanSite } from '../test/support/site-wan.js';
 import { makeTempDir } from '../test/support/temp-dir.js';
 import { buildImage, type ImageLayout } from '../test/support/test-image.js';
-import { cpuTimes, processCpuSeconds, table, writeRolloutSection } from './rollout-report.js';
+import { writeBenchmarkSection, table } from './benchmarks-file.js';
+import { cpuTimes, processCpuSeconds } from './rollout-report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REFERENCE = 'bench/rollout:v1';
@@ -303,7 +304,7 @@ async function main(): Promise<void> {
   ].join('\n');
   console.log(`\n${report}\n`);
   if (flags['no-write'] !== true) {
-    await writeRolloutSection(join(ROOT, 'BENCHMARKS.md'), report);
+    await writeBenchmarkSection(join(ROOT, 'BENCHMARKS.md'), '## Rollout', report);
     log('wrote the ## Rollout section of BENCHMARKS.md');
   }
 }

@@ -1,37 +1,4 @@
-// Writes bench/serve.ts results into the `## Serving` section of BENCHMARKS.md, leaving every
-// other section as it was (other benchmarks own them).
-import { readFile, writeFile } from 'node:fs/promises';
-
-const SECTION = '## Serving';
-const NOTES = '### Notes';
-
-/**
- * Replaces (or appends) the `## Serving` section of `path` with `body` (which has no heading).
- * A `### Notes` subsection, written by hand, is kept at the end of the section.
- */
-export async function writeServingSection(path: string, body: string): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    text = '# Benchmarks\n';
-  }
-  const lines = text.split('\n');
-  const start = lines.findIndex((line) => line.trim() === SECTION);
-  if (start === -1) {
-    await writeFile(path, `${text.trimEnd()}\n\n${SECTION}\n\n${body.trim()}\n`);
-    return;
-  }
-  const after = lines.findIndex((line, index) => index > start && /^## /.test(line));
-  const end = after === -1 ? lines.length : after;
-  const notesAt = lines.findIndex((line, index) => index > start && index < end && line.trim() === NOTES);
-  const notes = notesAt === -1 ? '' : `\n${lines.slice(notesAt, end).join('\n').trimEnd()}\n`;
-  const section = `${SECTION}\n\n${body.trim()}\n${notes}`;
-  const head = lines.slice(0, start).join('\n');
-  const tail = after === -1 ? '' : `\n${lines.slice(after).join('\n')}`;
-  await writeFile(path, `${head}${head ? '\n' : ''}${section}${tail}`);
-}
+// Number formatting for bench/serve.ts reports.
 
 export function mib(bytes: number): string {
   return (bytes / 1024 / 1024).toFixed(0);
@@ -42,10 +9,4 @@ export function median(values: readonly number[]): number {
   const middle = Math.floor(sorted.length / 2);
   if (sorted.length === 0) return Number.NaN;
   return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
-
-/** A markdown table from a header row and data rows. */
-export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }

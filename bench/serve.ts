@@ -19,7 +19,8 @@ import { getFreePort, startProcess, waitForHttp, type RunningProcess } from '../
 import { runCommand } from '../test/support/run-command.js';
 import type { ClientReport, ClientRequest } from './serve-client.js';
 import { startNginx, type NginxServer } from './serve-nginx.js';
-import { median, mib, table, writeServingSection } from './serve-report.js';
+import { writeBenchmarkSection, table } from './benchmarks-file.js';
+import { median, mib } from './serve-report.js';
 import { readProcessMemory, RssSampler, type RssSummary } from './serve-rss.js';
 import { FileUpstream, type UpstreamBlobFile } from './serve-upstream.js';
 import { runWrk, type WrkResult } from './serve-wrk.js';
@@ -386,7 +387,7 @@ async function main(): Promise<void> {
         '',
         sections.join('\n\n'),
       ].join('\n');
-      await writeServingSection(join(ROOT, 'BENCHMARKS.md'), body);
+      await writeBenchmarkSection(join(ROOT, 'BENCHMARKS.md'), '## Serving', body);
       console.log('wrote BENCHMARKS.md ## Serving');
     }
   } finally {
