@@ -5,7 +5,7 @@ import { SETTINGS, SETTING_KEYS } from './settings.js';
 export function renderConfigTable(): string {
   const rows = SETTING_KEYS.map((key) => {
     const spec: SettingSpec<unknown> = SETTINGS[key];
-    return [flagCell(spec), code(spec.env), code(spec.yamlKey), escape(spec.defaultText), escape(describe(spec))];
+    return [flagCell(spec), code(spec.env), code(spec.yamlKey), plain(spec.defaultText), plain(describe(spec))];
   });
   const header = ['Flag', 'Env', 'YAML key', 'Default', 'Description'];
   return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n') + '\n';
@@ -28,4 +28,9 @@ function code(text: string | null): string {
 /** A `|` would end the cell, even inside backticks (GFM). */
 function escape(text: string): string {
   return text.replace(/\|/g, '\\|');
+}
+
+/** Plain text: `<cache dir>` would otherwise be read as an HTML tag and vanish. Backticks keep `<` as is. */
+function plain(value: string): string {
+  return escape(value).replace(/</g, '\\<');
 }

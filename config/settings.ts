@@ -10,7 +10,7 @@ import { parseNodeId } from './parse-node-id.js';
 import { formatPercent, parsePercent } from './parse-percent.js';
 import { formatCacheMaxSize, parseCacheMaxSize } from './parse-size.js';
 import { combineUpstreams, formatUpstreams, parseUpstreamEntry, upstreamMapping } from './parse-upstreams.js';
-import { fail, isPlainObject, ok, describeValue } from './parsed.js';
+import { fail, isPlainObject, ok, describeValue, type Parsed } from './parsed.js';
 import { listSetting, switchSetting, valueSetting, type SettingSpec } from './setting-spec.js';
 
 export type SettingsSchema = { readonly [K in SettingKey]: SettingSpec<EdgePierConfig[K]> };
@@ -210,7 +210,8 @@ export const SETTINGS: SettingsSchema = {
     defaultText: '<cache dir>/ca',
     defaultValue: () => ok(null),
     parse: (text, { env }) => parseDirectory(text, env),
-    display: (value) => value ?? '<cache dir>/ca',
+    fromYamlValue: nullIsUnset,
+    display: (value) => value,
   }),
   upstreamCaFile: valueSetting<string | null>({
     flag: '--upstream-ca-file',
@@ -221,7 +222,8 @@ export const SETTINGS: SettingsSchema = {
     defaultText: 'none',
     defaultValue: () => ok(null),
     parse: (text) => (text.trim() === '' ? fail('is empty: give a PEM file') : ok(text.trim())),
-    display: (value) => value ?? 'none',
+    fromYamlValue: nullIsUnset,
+    display: (value) => value,
   }),
   nodeId: valueSetting({
     flag: '--node-id',
@@ -249,6 +251,14 @@ export const SETTINGS: SettingsSchema = {
 
 /** Setting keys in declaration order. */
 export const SETTING_KEYS = Object.keys(SETTINGS) as readonly SettingKey[];
+
+/**
+ * YAML `null` (or a key with no value) for an optional path means "not set": it is what
+ * `config print` writes for one, so the printed config reads back as the same config.
+ */
+function nullIsUnset(value: unknown): Parsed<null> {
+  return value === null ? ok(null) : fail(`expected a string, got ${describeValue(value)}`);
+}
 
 function dedupe(peers: readonly HostPort[]): HostPort[] {
   const seen = new Map<string, HostPort>();

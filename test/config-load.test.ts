@@ -41,6 +41,9 @@ void describe('loadConfig defaults', () => {
       peers: [],
       peerMode: 'proxy',
       peerTimeout: 2_000,
+      proxyListen: null,
+      caDir: null,
+      upstreamCaFile: null,
       nodeId: '',
       logLevel: 'info',
     });
@@ -259,5 +262,100 @@ describe('loadConfig --mdns-interface', () => {
     assert.ok(good.ok && good.config.mdnsInterface === '198.18.0.2');
     const problems = problemsOf(loadConfig({ argv: ['--mdns-interface', 'eth0'], env: HOME_ONLY }));
     assert.deepEqual(problems.map((problem) => problem.setting), ['--mdns-interface']);
+  });
+});
+
+void describe('loadConfig transparent mode and upstream trust', () => {
+  void it('leaves --proxy-listen off by default, and reads "" and off as off', () => {
+    const { config, sources } = loaded(loadConfig({ argv: [], env: HOME_ONLY }));
+    assert.equal(config.proxyListen, null);
+    assert.equal(sources.proxyListen, 'default');
+    assert.equal(loaded(loadConfig({ argv: ['--proxy-listen', ''], env: HOME_ONLY })).config.proxyListen, null);
+    assert.equal(loaded(loadConfig({ argv: ['--proxy-listen=off'], env: HOME_ONLY })).config.proxyListen, null);
+    // An explicit off beats an address from a lower layer.
+    const readFile = files({ '/ep.yaml': 'proxyListen: 127.0.0.1:3128\n' });
+    const overridden = loaded(loadConfig({ argv: ['--config', '/ep.yaml', '--proxy-listen', 'off'], env: HOME_ONLY, readFile }));
+    assert.equal(overridden.config.proxyListen, null);
+    assert.equal(overridden.sources.proxyListen, 'flag');
+  });
+
+  void it('reads --proxy-listen as HOST:PORT, bracketed IPv6 included, from the flag, EDGEPIER_PROXY_LISTEN and YAML', () => {
+    assert.deepEqual(loaded(loadConfig({ argv: ['--proxy-listen', '127.0.0.1:3128'], env: HOME_ONLY })).config.proxyListen, { host: '127.0.0.1', port: 3128 });
+    assert.deepEqual(loaded(loadConfig({ argv: ['--proxy-listen=[::1]:3128'], env: HOME_ONLY })).config.proxyListen, { host: '::1', port: 3128 });
+
+    const fromEnv = loaded(loadConfig({ argv: [], env: { ...HOME_ONLY, EDGEPIER_PROXY_LISTEN: '[::1]:3128' } }));
+    assert.deepEqual(fromEnv.config.proxyListen, { host: '::1', port: 3128 });
+    assert.equal(fromEnv.sources.proxyListen, 'env');
+    assert.equal(loaded(loadConfig({ argv: [], env: { ...HOME_ONLY, EDGEPIER_PROXY_LISTEN: 'off' } })).config.proxyListen, null);
+
+    const readFile = files({ '/v4.yaml': 'proxyListen: 127.0.0.1:3128\n', '/v6.yaml': 'proxyListen: "[::1]:3128"\n', '/off.yaml': 'proxyListen: off\n' });
+    const load = (path: string): EdgePierConfig => loaded(loadConfig({ argv: ['--config', path], env: HOME_ONLY, readFile })).config;
+    assert.deepEqual(load('/v4.yaml').proxyListen, { host: '127.0.0.1', port: 3128 });
+    assert.deepEqual(load('/v6.yaml').proxyListen, { host: '::1', port: 3128 });
+    // YAML 1.2: an unquoted off is the string "off", not false.
+    assert.equal(load('/off.yaml').proxyListen, null);
+  });
+
+  void it('refuses a bad --proxy-listen from each source, naming the value and where it came from', () => {
+    const cases: { argv: string[]; env?: Record<string, string>; yaml?: string; message: RegExp }[] = [
+      { argv: ['--proxy-listen', '3128'], message: /^"3128" is not HOST:PORT/ },
+      { argv: ['--proxy-listen', 'on'], message: /^"on" is not HOST:PORT/ },
+      { argv: ['--proxy-listen', '::1:3128'], message: /put an IPv6 address in brackets/ },
+      { argv: ['--proxy-listen', '127.0.0.1:70000'], message: /port must be 0-65535/ },
+      { argv: [], env: { EDGEPIER_PROXY_LISTEN: 'localhost' }, message: /^"localhost" is not HOST:PORT.*\(from EDGEPIER_PROXY_LISTEN\)$/ },
+      { argv: [], yaml: 'proxyListen: 127.0.0.1:port\n', message: /"port" is not a port number.*\(from \/ep\.yaml, key proxyListen\)$/ },
+      { argv: [], yaml: 'proxyListen: [::1]\n', message: /expected a string, got a list \(quote IPv6 addresses in YAML: "\[::1\]:3128"\)/ },
+      { argv: [], yaml: 'proxyListen: false\n', message: /expected a string, got the boolean "false"/ },
+    ];
+    for (const { argv, env, yaml, message } of cases) {
+      const readFile = files({ '/ep.yaml': yaml ?? '' });
+      const problems = problemsOf(loadConfig({ argv: yaml === undefined ? argv : ['--config', '/ep.yaml', ...argv], env: { ...HOME_ONLY, ...env }, readFile }));
+      assert.deepEqual(problems.map((problem) => problem.setting), ['--proxy-listen'], JSON.stringify(problems));
+      assert.match(problems[0]?.message ?? '', message);
+    }
+  });
+
+  void it('defaults --ca-dir to null (meaning <cache dir>/ca) and expands ~ from the flag, EDGEPIER_CA_DIR and YAML', () => {
+    assert.equal(loaded(loadConfig({ argv: [], env: HOME_ONLY })).config.caDir, null);
+    assert.equal(loaded(loadConfig({ argv: ['--ca-dir', '~/edgepier-ca'], env: HOME_ONLY })).config.caDir, '/home/u/edgepier-ca');
+    assert.equal(loaded(loadConfig({ argv: ['--ca-dir=/etc/edgepier/ca'], env: HOME_ONLY })).config.caDir, '/etc/edgepier/ca');
+    const fromEnv = loaded(loadConfig({ argv: [], env: { ...HOME_ONLY, EDGEPIER_CA_DIR: '~/ca' } }));
+    assert.equal(fromEnv.config.caDir, '/home/u/ca');
+    assert.equal(fromEnv.sources.caDir, 'env');
+    const readFile = files({ '/ep.yaml': 'caDir: ~/from-yaml\n', '/null.yaml': 'caDir: null\n' });
+    assert.equal(loaded(loadConfig({ argv: ['--config', '/ep.yaml'], env: HOME_ONLY, readFile })).config.caDir, '/home/u/from-yaml');
+    // What `config print` writes for the default reads back as the default.
+    assert.equal(loaded(loadConfig({ argv: ['--config', '/null.yaml'], env: HOME_ONLY, readFile })).config.caDir, null);
+  });
+
+  void it('refuses an empty --ca-dir and a ~ without HOME', () => {
+    assert.match(problemsOf(loadConfig({ argv: ['--ca-dir', ' '], env: HOME_ONLY }))[0]?.message ?? '', /^is empty: give a directory$/);
+    const noHome = problemsOf(loadConfig({ argv: ['--cache-dir', '/var/cache/ep'], env: { EDGEPIER_CA_DIR: '~/ca' } }));
+    assert.deepEqual(noHome.map((problem) => problem.setting), ['--ca-dir']);
+    assert.match(noHome[0]?.message ?? '', /starts with ~ but HOME is not set \(from EDGEPIER_CA_DIR\)/);
+    const readFile = files({ '/ep.yaml': 'caDir: [a, b]\n' });
+    assert.match(problemsOf(loadConfig({ argv: ['--config', '/ep.yaml'], env: HOME_ONLY, readFile }))[0]?.message ?? '', /expected a string, got a list/);
+  });
+
+  void it('reads --upstream-ca-file from the flag, EDGEPIER_UPSTREAM_CA_FILE and YAML; none by default', () => {
+    assert.equal(loaded(loadConfig({ argv: [], env: HOME_ONLY })).config.upstreamCaFile, null);
+    assert.equal(loaded(loadConfig({ argv: ['--upstream-ca-file', '/etc/ssl/site-ca.pem'], env: HOME_ONLY })).config.upstreamCaFile, '/etc/ssl/site-ca.pem');
+    const fromEnv = loaded(loadConfig({ argv: [], env: { ...HOME_ONLY, EDGEPIER_UPSTREAM_CA_FILE: ' /run/secrets/ca.pem\n' } }));
+    assert.equal(fromEnv.config.upstreamCaFile, '/run/secrets/ca.pem');
+    assert.equal(fromEnv.sources.upstreamCaFile, 'env');
+    const readFile = files({ '/ep.yaml': 'upstreamCaFile: /etc/ssl/site-ca.pem\n', '/null.yaml': 'upstreamCaFile: null\n' });
+    assert.equal(loaded(loadConfig({ argv: ['--config', '/ep.yaml'], env: HOME_ONLY, readFile })).config.upstreamCaFile, '/etc/ssl/site-ca.pem');
+    assert.equal(loaded(loadConfig({ argv: ['--config', '/null.yaml'], env: HOME_ONLY, readFile })).config.upstreamCaFile, null);
+  });
+
+  void it('refuses an empty --upstream-ca-file from the flag and YAML (an empty env var counts as unset)', () => {
+    const fromFlag = problemsOf(loadConfig({ argv: ['--upstream-ca-file='], env: HOME_ONLY }));
+    assert.deepEqual(fromFlag.map((problem) => [problem.setting, problem.message]), [['--upstream-ca-file', 'is empty: give a PEM file']]);
+    const readFile = files({ '/ep.yaml': "upstreamCaFile: ''\n" });
+    const fromYaml = problemsOf(loadConfig({ argv: ['--config', '/ep.yaml'], env: HOME_ONLY, readFile }));
+    assert.deepEqual(fromYaml.map((problem) => [problem.setting, problem.message]), [
+      ['--upstream-ca-file', 'is empty: give a PEM file (from /ep.yaml, key upstreamCaFile)'],
+    ]);
+    assert.equal(loaded(loadConfig({ argv: [], env: { ...HOME_ONLY, EDGEPIER_UPSTREAM_CA_FILE: '' } })).sources.upstreamCaFile, 'default');
   });
 });

@@ -29,6 +29,9 @@ const CUSTOM_ARGV = [
   '--peers', '10.0.0.2:5000,[fd00::3]:5000',
   '--peer-mode', 'redirect',
   '--peer-timeout', '1s',
+  '--proxy-listen', '[::1]:3128',
+  '--ca-dir', '/etc/edgepier/ca',
+  '--upstream-ca-file', '/etc/ssl/site-ca.pem',
   '--node-id', 'edge-01',
   '--log-level', 'debug',
 ];
@@ -58,6 +61,7 @@ void describe('printConfig', () => {
     assert.equal(printed.upstreamTimeout, '90s');
     assert.equal(printed.tagTimeout, '500ms');
     assert.equal(printed.cacheMaxSize, '30%');
+    assert.equal(printed.proxyListen, '[::1]:3128');
     assert.deepEqual(printed.peers, ['10.0.0.2:5000', '[fd00::3]:5000']);
     assert.deepEqual(printed.upstreams, [{ host: 'docker.io', url: 'https://hub.mirror.corp' }, { host: 'ghcr.io', url: 'https://ghcr.io' }]);
   });

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpsAgent } from 'node:https';
 import { createSecureContext, rootCertificates } from 'node:tls';
@@ -86,5 +87,14 @@ async function readCertificates(path: string, what: string, options: { missingIs
     if (missing && options.missingIsEmpty === true) return [];
     throw new UpstreamTrustProblem(`cannot read ${what} ${path}: ${(error as Error).message}`);
   }
-  return text.match(PEM_CERTIFICATE) ?? [];
+  const certificates = text.match(PEM_CERTIFICATE) ?? [];
+  // OpenSSL skips a block it cannot parse without a word, which would quietly trust less than the file says.
+  certificates.forEach((pem, index) => {
+    try {
+      new X509Certificate(pem);
+    } catch (error) {
+      throw new UpstreamTrustProblem(`${what} ${path}: certificate ${index + 1} of ${certificates.length} is not a valid PEM certificate (${(error as Error).message})`);
+    }
+  });
+  return certificates;
 }
