@@ -74,7 +74,15 @@ async function serve(args: string[]): Promise<number> {
   if (!result.ok) return 2;
   const logger = createLogger(result.config.logLevel);
   const node = new EdgePierNode(result.config, logger);
-  await node.start();
+  try {
+    await node.start();
+  } catch (error) {
+    // Whatever did start (the mirror port, say) would otherwise keep a half-started process alive.
+    logger.fatal({ err: error }, 'could not start');
+    await node.close().catch(() => undefined);
+    process.stderr.write(`edgepier: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'shutting down');
