@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { OciError } from '../oci/oci-error.js';
 import { rawOciErrorResponse, writeOciErrorResponse } from '../server/oci-error-response.js';
+import { closeServer, listenOn, MAX_HEADER_BYTES, prepareServer } from '../server/server-lifecycle.js';
 import { formatConnectTarget, parseConnectTarget } from './connect-target.js';
 import { coreUrlFor } from './core-request.js';
 import type { Forwarder } from './forwarder.js';
@@ -23,8 +24,6 @@ export interface TransparentProxyOptions {
   readonly logger: Logger;
 }
 
-const MAX_HEADER_BYTES = 16 * 1024;
-
 /**
  * The HTTP proxy a node's runtime finds in HTTPS_PROXY. CONNECT to a configured registry's
  * origin is intercepted (intercept-server.ts); CONNECT anywhere else is a plain tunnel.
@@ -33,7 +32,7 @@ const MAX_HEADER_BYTES = 16 * 1024;
  */
 export class TransparentProxy {
   private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets: Set<Socket>;
 
   constructor(private readonly options: TransparentProxyOptions) {
     // No request timeout: a forwarded upload may legitimately take long. Headers still must come quickly.
@@ -41,35 +40,11 @@ export class TransparentProxy {
     this.server.headersTimeout = 30_000;
     this.server.keepAliveTimeout = 65_000;
     this.server.on('connect', (request: IncomingMessage, socket: Socket, head: Buffer) => this.onConnect(request, socket, head));
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    this.server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
-      if (!socket.writable) {
-        socket.destroy();
-        return;
-      }
-      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-      socket.end(
-        rawOciErrorResponse(
-          tooLarge
-            ? new OciError('HEADER_INVALID', `request headers larger than ${MAX_HEADER_BYTES} bytes`)
-            : new OciError('PROXY_TARGET_INVALID', 'malformed HTTP request'),
-        ),
-      );
-    });
+    this.sockets = prepareServer(this.server, 'PROXY_TARGET_INVALID');
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = this.server.address() as AddressInfo;
+    const address = await listenOn(this.server, host, port);
     this.options.logger.info(
       { address: address.address, port: address.port, intercepted: this.options.registries.httpsOrigins },
       'transparent proxy listening',
@@ -79,14 +54,7 @@ export class TransparentProxy {
 
   /** Stops accepting; tunnels and intercepted connections get `graceMs` to finish. */
   async close(graceMs = 5_000): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    const timer = setTimeout(() => {
-      for (const socket of this.sockets) socket.destroy();
-    }, graceMs);
-    await Promise.all([closed, this.options.intercept.close(graceMs)]);
-    clearTimeout(timer);
+    await closeServer(this.server, this.sockets, graceMs, this.options.intercept.close(graceMs));
   }
 
   private onConnect(request: IncomingMessage, socket: Socket, head: Buffer): void {

@@ -1,0 +1,55 @@
+import type { Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { OciError, type OciErrorCode } from '../oci/oci-error.js';
+import { rawOciErrorResponse } from './oci-error-response.js';
+
+/** Node's default; a registry or proxy client never needs more, an attacker might try. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+/**
+ * What every EdgePier listener (mirror port, proxy port) shares: open sockets are tracked for
+ * a bounded shutdown, and errors before a request is parsed (header overflow, malformed HTTP)
+ * still get OCI JSON. `malformedCode` names what a malformed request is on this port.
+ */
+export function prepareServer(server: Server, malformedCode: OciErrorCode): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const ociError = tooLarge
+      ? new OciError('HEADER_INVALID', `request headers larger than ${MAX_HEADER_BYTES} bytes`)
+      : new OciError(malformedCode, 'malformed HTTP request');
+    socket.end(rawOciErrorResponse(ociError));
+  });
+  return sockets;
+}
+
+export async function listenOn(server: Server, host: string, port: number): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}
+
+/** Stops accepting, lets in-flight work finish for `graceMs` (with `alsoWaitFor`), then cuts what is left. */
+export async function closeServer(server: Server, sockets: ReadonlySet<Socket>, graceMs: number, alsoWaitFor: Promise<void> = Promise.resolve()): Promise<void> {
+  if (!server.listening) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => {
+    for (const socket of sockets) socket.destroy();
+  }, graceMs);
+  await Promise.all([closed, alsoWaitFor]);
+  clearTimeout(timer);
+}
