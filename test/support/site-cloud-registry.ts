@@ -49,6 +49,19 @@ export interface CloudRegistry {
 // 198.18.0.2 - - [02/Jan/2006:15:04:05 +0000] "GET /v2/x/blobs/sha256:… HTTP/1.1" 200 123 "" "skopeo/1.9.3"
 const ACCESS_LINE = /^(\S+) \S+ \S+ \[[^\]]*\] "([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+|-)/;
 
+/** Successful blob GETs in `records`, by digest then by client address. */
+export function countBlobGets(records: readonly AccessRecord[]): Map<string, Map<string, number>> {
+  const counts = new Map<string, Map<string, number>>();
+  for (const record of records) {
+    const digest = record.method === 'GET' && record.status === 200 ? BLOB_PATH.exec(record.path)?.[2] : undefined;
+    if (digest === undefined) continue;
+    const byClient = counts.get(digest) ?? new Map<string, number>();
+    byClient.set(record.client, (byClient.get(record.client) ?? 0) + 1);
+    counts.set(digest, byClient);
+  }
+  return counts;
+}
+
 export function parseAccessLine(line: string): AccessRecord | undefined {
   const match = ACCESS_LINE.exec(line);
   if (!match?.[1] || !match[2] || !match[3] || !match[4]) return undefined;
@@ -108,17 +121,7 @@ export async function startCloudRegistry(wan: WanSite, options: { delayMs?: numb
     host,
     delayMs,
     accessLog,
-    blobGets(from = 0) {
-      const counts = new Map<string, Map<string, number>>();
-      for (const record of accessLog.slice(from)) {
-        const digest = record.method === 'GET' && record.status === 200 ? BLOB_PATH.exec(record.path)?.[2] : undefined;
-        if (digest === undefined) continue;
-        const byClient = counts.get(digest) ?? new Map<string, number>();
-        byClient.set(record.client, (byClient.get(record.client) ?? 0) + 1);
-        counts.set(digest, byClient);
-      }
-      return counts;
-    },
+    blobGets: (from = 0) => countBlobGets(accessLog.slice(from)),
     async push(layout, reference, timeoutMs = 120_000) {
       const { repository, tag } = parseRepositoryTag(reference);
       await runCommand(

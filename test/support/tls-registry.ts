@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { pollUntil } from './child-process.js';
 import { REGISTRY_BINARY } from './registry-process.js';
-import { parseAccessLine, type AccessRecord } from './site-cloud-registry.js';
+import { countBlobGets, parseAccessLine, type AccessRecord } from './site-cloud-registry.js';
 import { NamespaceProcess } from './site-namespace-process.js';
 import { runInNamespace } from './tls-namespace-command.js';
 import type { ImageLayout } from './test-image.js';
@@ -18,7 +18,6 @@ import { parseRepositoryTag } from './test-image.js';
 import type { CertificateFiles } from './tls-test-pki.js';
 
 export const HTTPS_PORT = 443;
-const BLOB_PATH = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]{64})$/;
 const PUSH_TIMEOUT_MS = 60_000;
 
 export interface TlsRegistryOptions {
@@ -91,17 +90,7 @@ export async function startTlsRegistry(options: TlsRegistryOptions): Promise<Tls
     throw error;
   }
 
-  const blobGets = (from = 0): Map<string, Map<string, number>> => {
-    const counts = new Map<string, Map<string, number>>();
-    for (const record of accessLog.slice(from)) {
-      const digest = record.method === 'GET' && record.status === 200 ? BLOB_PATH.exec(record.path)?.[2] : undefined;
-      if (digest === undefined) continue;
-      const byClient = counts.get(digest) ?? new Map<string, number>();
-      byClient.set(record.client, (byClient.get(record.client) ?? 0) + 1);
-      counts.set(digest, byClient);
-    }
-    return counts;
-  };
+  const blobGets = (from = 0): Map<string, Map<string, number>> => countBlobGets(accessLog.slice(from));
 
   return {
     host: options.host,
