@@ -14,6 +14,7 @@ import { CompositeDiscovery } from '../discovery/composite-discovery.js';
 import { MdnsDiscovery } from '../discovery/mdns-discovery.js';
 import type { PeerDiscovery } from '../discovery/peer-discovery.js';
 import { StaticDiscovery } from '../discovery/static-discovery.js';
+import type { PeerSourceProvider } from '../mirror/peer-source-provider.js';
 import { PullThroughMirror } from '../mirror/pull-through-mirror.js';
 import { RegistryRouter } from '../mirror/registry-router.js';
 import { PeerClient } from '../peer/peer-client.js';
@@ -121,10 +122,7 @@ export class EdgePierNode {
     );
     const router = new RegistryRouter(clients, config.upstreams.default.host);
     // Discovery needs the bound port, the mirror needs discovery: forward the holdings.
-    const holdings = {
-      holding: (digest: string) => this.discovery?.advertise(digest),
-      released: (digest: string) => this.discovery?.withdraw(digest),
-    };
+    const holdings = { holding: (digest: string) => this.discovery?.advertise(digest) };
     const site = new LazySite();
     this.mirror = new PullThroughMirror({
       store,
@@ -248,15 +246,15 @@ export class EdgePierNode {
 }
 
 /** Lets the mirror be built before discovery exists (which needs the bound port). */
-class LazySite {
+class LazySite implements PeerSourceProvider {
   private site: SitePeers | undefined;
 
   attach(site: SitePeers): void {
     this.site = site;
   }
 
-  blobSources: SitePeers['blobSources'] = (route, digest, options) => this.site?.blobSources(route, digest, options) ?? Promise.resolve([]);
-  redirectTarget: SitePeers['redirectTarget'] = (route, digest) => this.site?.redirectTarget(route, digest) ?? Promise.resolve(undefined);
-  manifestFromPeers: SitePeers['manifestFromPeers'] = (route, reference) =>
+  blobSources: PeerSourceProvider['blobSources'] = (route, digest, options) => this.site?.blobSources(route, digest, options) ?? Promise.resolve([]);
+  redirectTarget: PeerSourceProvider['redirectTarget'] = (route, digest) => this.site?.redirectTarget(route, digest) ?? Promise.resolve(undefined);
+  manifestFromPeers: PeerSourceProvider['manifestFromPeers'] = (route, reference) =>
     this.site?.manifestFromPeers(route, reference) ?? Promise.resolve(undefined);
 }

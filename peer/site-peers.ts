@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Peer, PeerDiscovery } from '../discovery/peer-discovery.js';
 import type { BlobSource } from '../mirror/blob-source.js';
-import type { PeerSourceOptions } from '../mirror/pull-through-mirror.js';
+import type { PeerManifestAnswer, PeerSourceOptions, PeerSourceProvider } from '../mirror/peer-source-provider.js';
 import type { RegistryRoute } from '../mirror/registry-router.js';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
@@ -23,20 +23,12 @@ export interface SitePeersOptions {
   readonly peerTimeoutMs: number;
 }
 
-export interface PeerManifestAnswer {
-  readonly digest: Digest;
-  readonly body: Buffer;
-  readonly mediaType: string;
-  readonly resolvedAt?: number;
-  readonly peer: string;
-}
-
 /**
  * The site LAN as a content source. For a digest, the rendezvous owner comes first (it
  * fetches upstream once for the whole site and serves waiters as bytes arrive), then any
  * node the LAN names as a holder, and only then the caller's upstream.
  */
-export class SitePeers {
+export class SitePeers implements PeerSourceProvider {
   constructor(private readonly options: SitePeersOptions) {}
 
   /** The live, healthy peers ranked for `digest`, with this node's own place among them. */

@@ -8,7 +8,8 @@ import { BLOB_MEDIA_TYPE } from '../oci/media-types.js';
 import { OciError } from '../oci/oci-error.js';
 import { parseRequestPath, type ManifestReference } from '../oci/parse-request-path.js';
 import { API_VERSION_HEADER } from './oci-error-response.js';
-import { OWNER_FETCH_HEADER, OWNER_FETCH_QUERY, PEER_HEADER, PEER_QUERY, RESOLVED_AT_HEADER, type RequestOrigin } from '../peer/peer-protocol.js';
+import { OWNER_FETCH_HEADER, OWNER_FETCH_QUERY, PEER_HEADER, PEER_QUERY, RESOLVED_AT_HEADER } from '../peer/peer-protocol.js';
+import type { RequestOrigin } from '../mirror/request-origin.js';
 import { SOURCE_HEADER, STALE_HEADER } from './headers.js';
 import type { EdgePierState } from './request-context.js';
 
