@@ -5,6 +5,7 @@ import { OciError } from '../oci/oci-error.js';
 import { BlobDownload } from './blob-download.js';
 import type { BlobSource } from './blob-source.js';
 import type { BlobHandle, BlobRedirect, ContentSource } from './mirror-results.js';
+import type { PrivateContent } from './private-content.js';
 import type { HoldingsListener, PeerSourceOptions, PeerSourceProvider } from './peer-source-provider.js';
 import type { RegistryRoute } from './registry-router.js';
 import type { RequestOrigin } from './request-origin.js';
@@ -16,6 +17,7 @@ export interface BlobMirrorOptions {
   /** `redirect` sends local clients to the peer that has (or owns) a blob; `proxy` streams it. */
   readonly peerMode?: 'proxy' | 'redirect';
   readonly holdings?: HoldingsListener;
+  readonly privateContent?: PrivateContent;
 }
 
 /**
@@ -37,6 +39,7 @@ export class BlobMirror {
   }
 
   async openBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<BlobHandle | BlobRedirect> {
+    this.refusePrivate(digest, origin);
     const running = this.joinable(digest);
     if (running) return this.join(running);
     const stored = await this.options.store.stat(digest);
@@ -54,6 +57,7 @@ export class BlobMirror {
   }
 
   async statBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<{ size: number; source: ContentSource }> {
+    this.refusePrivate(digest, origin);
     const running = this.joinable(digest);
     if (running) return { size: await running.sized, source: 'inflight' };
     const stored = await this.options.store.stat(digest);
@@ -61,6 +65,11 @@ export class BlobMirror {
     if (origin.fromPeer && !origin.ownerFetch) throw blobUnknown(digest);
     const { size } = await route.client.headBlob(route.repository, digest.value);
     return { size, source: 'upstream' };
+  }
+
+  /** Content fetched with credentials is unknown to an asker that is not a proven member. */
+  private refusePrivate(digest: Digest, origin: RequestOrigin): void {
+    if (origin.publicOnly && this.options.privateContent?.isPrivate(digest.value)) throw blobUnknown(digest);
   }
 
   /** Stops every running download (shutdown). */
@@ -108,6 +117,7 @@ export class BlobMirror {
   }
 
   private async createDownload(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobDownload> {
+    if (route.authenticated) await this.options.privateContent?.markPrivate(digest.value);
     const peerSources = this.options.peers ? await this.options.peers.blobSources(route, digest, options) : [];
     const sources: BlobSource[] = [...peerSources, upstreamSource(route, digest)];
     const writer = await this.options.store.createWriter(digest);

@@ -8,6 +8,7 @@ import { declaredMediaType } from '../oci/media-types.js';
 import { OciError } from '../oci/oci-error.js';
 import type { ManifestReference } from '../oci/parse-request-path.js';
 import type { ManifestResult } from './mirror-results.js';
+import type { PrivateContent } from './private-content.js';
 import type { HoldingsListener, PeerSourceProvider } from './peer-source-provider.js';
 import type { RegistryRoute } from './registry-router.js';
 import type { RequestOrigin } from './request-origin.js';
@@ -23,6 +24,7 @@ export interface ManifestMirrorOptions {
   readonly tagTimeoutMs: number;
   readonly peers?: PeerSourceProvider;
   readonly holdings?: HoldingsListener;
+  readonly privateContent?: PrivateContent;
 }
 
 /**
@@ -48,6 +50,7 @@ export class ManifestMirror {
     digest: Digest,
     options: RequestOrigin & { method: 'GET' | 'HEAD' },
   ): Promise<ManifestResult> {
+    if (options.publicOnly && this.options.privateContent?.isPrivate(digest.value)) throw manifestUnknown(digest.value);
     const local = await this.readStoredManifest(digest, options.method);
     if (local) return local;
     if (options.fromPeer && !options.ownerFetch) throw manifestUnknown(digest.value);
@@ -57,14 +60,14 @@ export class ManifestMirror {
     } catch (error) {
       const fromPeers = !options.fromPeer && isUnreachable(error) ? await this.options.peers?.manifestFromPeers(route, { digest }) : undefined;
       if (!fromPeers) throw error;
-      await this.storeManifest(digest, fromPeers.body, fromPeers.mediaType);
+      await this.storeManifest(route, digest, fromPeers.body, fromPeers.mediaType);
       return { digest: digest.value, mediaType: fromPeers.mediaType, size: fromPeers.body.length, body: fromPeers.body, source: 'peer' };
     }
     const body = fetched.body ?? Buffer.alloc(0);
     if (digestOf(body, digest.algorithm).value !== digest.value) {
       throw new OciError('UPSTREAM_ERROR', `upstream ${route.registry} sent a manifest that does not match ${digest.value}`);
     }
-    await this.storeManifest(digest, body, fetched.mediaType);
+    await this.storeManifest(route, digest, body, fetched.mediaType);
     return { digest: digest.value, mediaType: fetched.mediaType, size: body.length, body, source: 'upstream' };
   }
 
@@ -97,7 +100,7 @@ export class ManifestMirror {
       const fetched = await route.client.fetchManifest(route.repository, tag, { method: 'GET', signal });
       const body = fetched.body ?? Buffer.alloc(0);
       const digest = digestOf(body);
-      await this.storeManifest(digest, body, fetched.mediaType);
+      await this.storeManifest(route, digest, body, fetched.mediaType);
       await this.recordTag(location, digest.value, fetched.mediaType);
       return { digest: digest.value, mediaType: fetched.mediaType, size: body.length, body, source: 'upstream' };
     } catch (error) {
@@ -128,7 +131,7 @@ export class ManifestMirror {
   private async tagFromPeers(route: RegistryRoute, location: TagLocation, upstreamError: unknown): Promise<ManifestResult> {
     const answer = await this.options.peers?.manifestFromPeers(route, { tag: location.tag });
     if (!answer) throw upstreamError;
-    await this.storeManifest(answer.digest, answer.body, answer.mediaType);
+    await this.storeManifest(route, answer.digest, answer.body, answer.mediaType);
     const resolvedAt = answer.resolvedAt ?? 0;
     await this.options.tags.set(location, { digest: answer.digest.value, mediaType: answer.mediaType, resolvedAt });
     this.options.logger.warn(
@@ -143,6 +146,7 @@ export class ManifestMirror {
       source: 'peer',
       stale: true,
       resolvedAt,
+      answeredBy: answer.peer,
     };
   }
 
@@ -160,7 +164,8 @@ export class ManifestMirror {
     }
   }
 
-  private async storeManifest(digest: Digest, body: Buffer, mediaType: string): Promise<void> {
+  private async storeManifest(route: RegistryRoute, digest: Digest, body: Buffer, mediaType: string): Promise<void> {
+    if (route.authenticated) await this.options.privateContent?.markPrivate(digest.value);
     if (await this.options.store.stat(digest)) return;
     const writer = await this.options.store.createWriter(digest, { mediaType });
     try {

@@ -28,4 +28,6 @@ export interface ManifestResult {
   readonly stale?: boolean;
   /** For tags: when upstream last confirmed the mapping (epoch ms). */
   readonly resolvedAt?: number;
+  /** For a stale tag a site member resolved: that member's id. */
+  readonly answeredBy?: string;
 }

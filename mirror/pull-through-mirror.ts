@@ -6,6 +6,7 @@ import type { ManifestReference } from '../oci/parse-request-path.js';
 import { BlobMirror } from './blob-mirror.js';
 import { ManifestMirror } from './manifest-mirror.js';
 import type { BlobHandle, BlobRedirect, ContentSource, ManifestResult } from './mirror-results.js';
+import type { PrivateContent } from './private-content.js';
 import type { HoldingsListener, PeerSourceProvider } from './peer-source-provider.js';
 import type { RegistryRoute } from './registry-router.js';
 import type { RequestOrigin } from './request-origin.js';
@@ -20,6 +21,8 @@ export interface PullThroughMirrorOptions {
   /** `redirect` sends local clients to the peer that has (or owns) a blob; `proxy` streams it. */
   readonly peerMode?: 'proxy' | 'redirect';
   readonly holdings?: HoldingsListener;
+  /** Remembers what was fetched with credentials, so an open site never shares it. */
+  readonly privateContent?: PrivateContent;
 }
 
 /**

@@ -12,4 +12,9 @@ export interface RequestOrigin {
   readonly ownerFetch?: boolean;
   /** The asking node's id, when a peer asks. */
   readonly peerId?: string;
+  /**
+   * Only content fetched anonymously may be served: the asker is not a proven member (an
+   * open site). Content fetched with credentials is then answered as unknown.
+   */
+  readonly publicOnly?: boolean;
 }

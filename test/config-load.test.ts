@@ -401,7 +401,7 @@ void describe('loadConfig site boundary', () => {
     assert.deepEqual(bad.map((problem) => problem.setting), ['--client-allow', '--client-allow']);
     assert.match(bad[0]?.message ?? '', /prefix must be 0-32/);
     assert.match(bad[1]?.message ?? '', /is not an IP address or CIDR block/);
-    const same = problemsOf(loadConfig({ argv: ['--listen', '127.0.0.1:5000', '--peer-listen', '127.0.0.1:5000'], env: HOME_ONLY }));
+    const same = problemsOf(loadConfig({ argv: ['--listen', '127.0.0.1:5000', '--peer-listen', '127.0.0.1:0', '--peer-listen', '127.0.0.1:5000'], env: HOME_ONLY }));
     assert.deepEqual(same.map((problem) => problem.setting), ['--peer-listen']);
   });
 });
