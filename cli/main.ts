@@ -11,6 +11,7 @@ import { runCacheCommand } from './commands/cache-command.js';
 import { runPrefetch } from './commands/prefetch-command.js';
 import { runUnpin } from './commands/unpin-command.js';
 import { runCaCommand } from './commands/ca-command.js';
+import { runSiteKeyCommand } from './commands/site-key-command.js';
 
 const USAGE = `usage: edgepier <command> [options]
 
@@ -23,6 +24,7 @@ commands:
   unpin IMAGE     let eviction take a pinned image again
   cache CMD       ls | stats | verify | gc on --cache-dir
   ca export       print the transparent-mode CA certificate, for clients to trust
+  site-key CMD    generate [FILE] | fingerprint FILE: the key that makes nodes one site
 
 Run 'edgepier serve --help' for the options.`;
 
@@ -41,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'unpin') return runUnpin(rest, commandIo);
   if (command === 'cache') return runCacheCommand(rest, commandIo);
   if (command === 'ca') return runCaCommand(rest, commandIo);
+  if (command === 'site-key') return runSiteKeyCommand(rest, commandIo);
   process.stderr.write(`edgepier: unknown command '${command}'\n${USAGE}\n`);
   return 2;
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isIPv4 } from 'node:net';
-import Bonjour, { type Service } from 'bonjour-service';
+import { networkInterfaces } from 'node:os';
+import makeMulticastDns from 'multicast-dns';
 import { pino, type Logger } from 'pino';
 import { BLOB_NAME_SUFFIX, digestToMdnsName } from './digest-name.js';
 import { announcementFields, type AnnouncementSeal } from './announcement-seal.js';
@@ -64,7 +65,7 @@ interface PendingLookup {
 /**
  * Peers and holdings over mDNS / DNS-SD.
  *
- * Presence: bonjour-service publishes `<instance>._edgepier._tcp.local` (SRV port, TXT
+ * Presence: we publish `<instance>._edgepier._tcp.local` (SRV port, TXT
  * `id=<nodeId>` `v=1`, A records of the node), we re-announce every TTL/2 and track the
  * others in an {@link MdnsPresence} table.
  *
@@ -72,7 +73,11 @@ interface PendingLookup {
  * `<base32 hash>.<algorithm>._edgepier-blob.local` (see digest-name.ts) with an SRV
  * (target host, HTTP port) and a TXT (`id=`, `v=`) under that name, but only while it holds
  * the digest, so the answer is as fresh as the in-memory set: advertise() and withdraw()
- * take effect for the very next query. Both share bonjour-service's multicast socket.
+ * take effect for the very next query. Both use one multicast-dns socket.
+ *
+ * Publishing is ours too, not bonjour-service's: its name probe takes any answer for our
+ * instance name as a conflict and silently unpublishes, so one forged answer from any host on
+ * the LAN would hide a member. Node ids are unique by construction; there is nothing to probe.
  */
 export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements PeerDiscovery {
   private readonly logger: Logger;
@@ -83,9 +88,8 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
   private readonly pending = new Map<string, Set<PendingLookup>>();
   private readonly presence: MdnsPresence;
   private readonly timers: NodeJS.Timeout[] = [];
-  private bonjour: Bonjour | undefined;
   private mdns: MulticastDns | undefined;
-  private service: Service | undefined;
+  private published = false;
   private state: 'new' | 'starting' | 'running' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
 
@@ -142,16 +146,8 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
       socketOptions.interface = this.options.interfaceAddress;
       socketOptions.bind = '0.0.0.0';
     }
-    // bonjour-service hands these options straight to multicast-dns.
-    const bonjour = new Bonjour(socketOptions, (error: unknown) =>
-      this.logger.warn({ err: error }, 'mdns send failed'),
-    );
-    this.bonjour = bonjour;
-    const mdns = (bonjour as unknown as { server?: { mdns?: unknown } }).server?.mdns;
-    if (!isMulticastDns(mdns)) {
-      await this.close();
-      throw new Error('bonjour-service no longer exposes its multicast-dns instance (server.mdns)');
-    }
+    const mdns = makeMulticastDns(socketOptions) as unknown;
+    if (!isMulticastDns(mdns)) throw new Error('multicast-dns returned an object without on/query/respond/destroy');
     this.mdns = mdns;
     // multicast-dns emits 'error' for bind failures: without a listener that would throw.
     mdns.on('error', (error) => this.logger.error({ err: error }, 'mdns socket error'));
@@ -166,7 +162,12 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
     }
     if (this.isClosed()) return; // close() was called while the socket was binding
 
-    this.service = this.publish(bonjour);
+    this.published = true;
+    this.reannounce();
+    // A second announcement a second later (RFC 6762 §8.3), in case the first was lost.
+    const again = setTimeout(() => this.guard(() => this.reannounce()), 1000);
+    again.unref();
+    this.timers.push(again);
     this.browse();
     this.every(Math.min(1000, this.ttlSeconds * 250), () => this.presence.sweep(Date.now()));
     this.every((this.ttlSeconds * 1000) / 2, () => this.reannounce());
@@ -232,47 +233,38 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
     if (name !== undefined) this.held.delete(name);
   }
 
-  private publish(bonjour: Bonjour): Service {
-    const service = bonjour.publish({
-      name: this.instanceLabel,
-      type: 'edgepier',
-      protocol: 'tcp',
-      port: this.options.port,
-      host: this.hostName,
-      txt: { id: this.options.nodeId, v: PROTOCOL_VERSION },
-      // Probing makes bonjour-service wait ~1 s before its first announcement, which is also
-      // what lets us swap in our record builder below before records() is first called.
-      probe: true,
-    });
-    const build = service.records.bind(service);
-    service.records = () => this.presenceRecords(build());
-    return service;
-  }
-
   /**
-   * bonjour-service's records with our TTL, and only a few addresses: it lists every
-   * interface (each container veth adds an IPv6 link-local AAAA), which on a busy host
-   * would push the announcement past 1,500 bytes.
+   * Our DNS-SD records: PTR, SRV, TXT (sealed on a keyed site) and a few addresses. Only a
+   * few: every container veth adds an interface, which on a busy host would push the
+   * announcement past 1,500 bytes.
    */
-  private presenceRecords(records: ReturnType<Service['records']>): ReturnType<Service['records']> {
-    const wanted = this.options.interfaceAddress;
-    const v4 = records.filter((record) => record.type === 'A' && (wanted === undefined || record.data === wanted));
-    const v6 = records.filter((record) => record.type === 'AAAA' && wanted === undefined);
-    const addresses = (v4.length > 0 ? v4 : v6).slice(0, MAX_ADVERTISED_ADDRESSES);
-    if (wanted !== undefined && addresses.length === 0) {
-      addresses.push({ name: this.hostName, type: 'A', ttl: this.ttlSeconds, data: wanted });
-    }
-    const others = records.filter((record) => record.type !== 'A' && record.type !== 'AAAA');
+  private presenceRecords(ttl: number): OutgoingRecord[] {
+    const addresses = this.advertisedAddresses().map(
+      (address): OutgoingRecord => ({ name: this.hostName, type: isIPv4(address) ? 'A' : 'AAAA', ttl, data: address }),
+    );
+    const instance = `${this.instanceLabel}.${SERVICE_TYPE}`;
+    const txt = [`id=${this.options.nodeId}`, `v=${PROTOCOL_VERSION}`];
     const membership = this.options.membership;
-    const sealed = membership === undefined ? others : others.map((record) => (record.type === 'TXT' ? this.sealedTxt(record, addresses, membership) : record));
-    return [...sealed, ...addresses].map((record) => ({ ...record, ttl: this.ttlSeconds }));
+    if (membership !== undefined) {
+      const list = addresses.map((address) => String(address.data)).join(',');
+      const fields = announcementFields(instance, this.options.nodeId, PROTOCOL_VERSION, this.options.port, list) ?? '';
+      txt.push(`a=${list}`, `mac=${membership.seal(fields)}`);
+    }
+    return [
+      { name: SERVICE_TYPE, type: 'PTR', ttl, data: instance },
+      { name: instance, type: 'SRV', ttl, data: { priority: 0, weight: 0, port: this.options.port, target: this.hostName } },
+      { name: instance, type: 'TXT', ttl, data: txt },
+      ...addresses,
+    ];
   }
 
-  /** Our TXT with the signed address list and the seal over what peers will act on. */
-  private sealedTxt<R extends { name: string; data?: unknown }>(record: R, addresses: ReadonlyArray<{ data?: unknown }>, membership: AnnouncementSeal): R {
-    const list = addresses.map((address) => String(address.data)).join(',');
-    const fields = announcementFields(record.name, this.options.nodeId, PROTOCOL_VERSION, this.options.port, list) ?? '';
-    return { ...record, data: [`id=${this.options.nodeId}`, `v=${PROTOCOL_VERSION}`, `a=${list}`, `mac=${membership.seal(fields)}`] };
+  /** The configured interface's address, else the IPv4 addresses of every interface, else IPv6. */
+  private advertisedAddresses(): string[] {
+    if (this.options.interfaceAddress !== undefined) return [this.options.interfaceAddress];
+    const all = Object.values(networkInterfaces()).flatMap((entries) => entries ?? []).filter((entry) => !entry.internal);
+    const v4 = all.filter((entry) => entry.family === 'IPv4').map((entry) => entry.address);
+    const v6 = all.filter((entry) => entry.family === 'IPv6' && !entry.address.toLowerCase().startsWith('fe80')).map((entry) => entry.address);
+    return (v4.length > 0 ? v4 : v6).slice(0, MAX_ADVERTISED_ADDRESSES);
   }
 
   private browse(): void {
@@ -289,16 +281,29 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
 
   /** Keeps our records alive in every peer's table without them having to query. */
   private reannounce(): void {
-    const service = this.service;
-    if (service === undefined || !service.published || this.mdns === undefined) return;
-    this.mdns.respond({ answers: service.records() }, undefined, this.onSendError);
+    if (!this.published || this.mdns === undefined) return;
+    this.mdns.respond({ answers: this.presenceRecords(this.ttlSeconds) }, undefined, this.onSendError);
+  }
+
+  /** Answers a browse (PTR) or a look-up of our instance or host name with our records. */
+  private presenceAnswers(question: { name: string; type: string }): OutgoingRecord[] {
+    const instance = `${this.instanceLabel}.${SERVICE_TYPE}`;
+    const any = question.type === 'ANY';
+    if (question.name === SERVICE_TYPE && (any || question.type === 'PTR')) return this.presenceRecords(this.ttlSeconds);
+    if (question.name === instance && (any || question.type === 'SRV' || question.type === 'TXT')) return this.presenceRecords(this.ttlSeconds).slice(1);
+    if (question.name === this.hostName && (any || question.type === 'A' || question.type === 'AAAA')) {
+      return this.presenceRecords(this.ttlSeconds).filter((record) => record.type === 'A' || record.type === 'AAAA');
+    }
+    return [];
   }
 
   private onQuery(packet: unknown, rinfo: RemoteInfo): void {
     const mdns = this.mdns;
     if (mdns === undefined || this.state !== 'running') return;
     const answers: OutgoingRecord[] = [];
+    const presence: OutgoingRecord[] = [];
     for (const question of queryQuestions(packet).slice(0, MAX_QUESTIONS)) {
+      if (this.published && presence.length === 0) presence.push(...this.presenceAnswers(question));
       if (!question.name.endsWith(BLOB_NAME_SUFFIX)) continue;
       if (question.type !== 'SRV' && question.type !== 'ANY') continue;
       if (!this.held.has(question.name)) continue;
@@ -309,6 +314,7 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
     }
     // A query from a port other than 5353 is a legacy one-shot resolver: answer it unicast.
     const to = rinfo.port === (this.options.mdnsPort ?? 5353) ? undefined : rinfo;
+    if (presence.length > 0) mdns.respond({ answers: presence }, to, this.onSendError);
     for (let at = 0; at < answers.length; at += ANSWERS_PER_PACKET * 2) {
       mdns.respond({ answers: answers.slice(at, at + ANSWERS_PER_PACKET * 2) }, to, this.onSendError);
     }
@@ -349,16 +355,15 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
     this.timers.length = 0;
     for (const lookups of [...this.pending.values()]) for (const lookup of [...lookups]) lookup.finish();
     this.presence.clear();
-    const bonjour = this.bonjour;
-    this.bonjour = undefined;
-    if (bonjour === undefined) return;
-    if (wasRunning) {
-      // Goodbyes (all our records with TTL 0), so peers drop us now rather than at TTL.
-      await withTimeout((done) => bonjour.unpublishAll(done), CLOSE_STEP_TIMEOUT_MS);
-    }
-    await withTimeout((done) => bonjour.destroy(done), CLOSE_STEP_TIMEOUT_MS);
+    const mdns = this.mdns;
     this.mdns = undefined;
-    this.service = undefined;
+    if (mdns === undefined) return;
+    if (wasRunning && this.published) {
+      // Goodbyes (all our records with TTL 0), so peers drop us now rather than at TTL.
+      await withTimeout((done) => mdns.respond({ answers: this.presenceRecords(0) }, undefined, () => done()), CLOSE_STEP_TIMEOUT_MS);
+    }
+    this.published = false;
+    await withTimeout((done) => mdns.destroy(() => done()), CLOSE_STEP_TIMEOUT_MS);
   }
 
   private isClosed(): boolean {

@@ -33,6 +33,7 @@ export interface MulticastDns {
   removeListener(event: string, listener: (...args: never[]) => void): unknown;
   query(packet: OutgoingPacket, callback?: (error?: unknown) => void): void;
   respond(packet: OutgoingPacket, rinfo?: RemoteInfo, callback?: (error?: unknown) => void): void;
+  destroy(callback?: () => void): void;
 }
 
 /** A decoded record whose common fields have been checked. */
@@ -51,7 +52,7 @@ export interface ParsedQuestion {
 export function isMulticastDns(value: unknown): value is MulticastDns {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Record<string, unknown>;
-  return ['on', 'removeListener', 'query', 'respond'].every((key) => typeof candidate[key] === 'function');
+  return ['on', 'removeListener', 'query', 'respond', 'destroy'].every((key) => typeof candidate[key] === 'function');
 }
 
 function field(value: unknown, key: string): unknown {

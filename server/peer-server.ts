@@ -29,7 +29,7 @@ export class PeerServer {
     this.plain = configure(createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, serve));
     this.secure = tls ? configure(createHttpsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES }, serve)) : undefined;
     // Sockets are tracked in route(); prepareServer adds the OCI answers to malformed requests.
-    for (const server of [this.plain, this.secure]) if (server) prepareServer(server, 'PATH_INVALID');
+    for (const server of this.inner()) prepareServer(server, 'PATH_INVALID');
     this.secure?.on('tlsClientError', (error: Error) => this.logger.debug({ err: error.message }, 'peer TLS handshake failed (not a member?)'));
     this.front = createNetServer({ pauseOnConnect: true }, (socket) => this.route(socket));
   }
@@ -42,6 +42,9 @@ export class PeerServer {
         resolve();
       });
     });
+    // The inner servers never listen themselves, but node's HTTP server only tracks its
+    // connections (idle closing, headers and request timeouts) once it has seen 'listening'.
+    for (const server of this.inner()) server.emit('listening');
     const address = this.front.address() as AddressInfo;
     this.logger.info({ address: address.address, port: address.port, tls: this.secure !== undefined }, 'peer API listening');
     return address;
@@ -51,12 +54,19 @@ export class PeerServer {
   async close(graceMs = 5_000): Promise<void> {
     if (!this.front.listening) return;
     const closed = new Promise<void>((resolve) => this.front.close(() => resolve()));
-    for (const server of [this.plain, this.secure]) server?.closeIdleConnections();
+    // Closes their idle keep-alive connections and stops the timeout checks; that they were
+    // not listening (ERR_SERVER_NOT_RUNNING) is expected.
+    for (const server of this.inner()) server.close(() => undefined);
     const timer = setTimeout(() => {
+      for (const server of this.inner()) server.closeAllConnections();
       for (const socket of this.sockets) socket.destroy();
     }, graceMs);
     await closed;
     clearTimeout(timer);
+  }
+
+  private inner(): HttpServerType[] {
+    return this.secure ? [this.plain, this.secure] : [this.plain];
   }
 
   private route(socket: Socket): void {

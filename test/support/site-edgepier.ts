@@ -7,6 +7,8 @@ import { NamespaceProcess } from './site-namespace-process.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
 export const EDGEPIER_PORT = 5000;
+/** The peer API's port (the default of --peer-listen). */
+export const EDGEPIER_PEER_PORT = 5001;
 const START_DEADLINE_MS = 30_000;
 
 export interface StartSiteEdgePierOptions {
@@ -19,6 +21,10 @@ export interface StartSiteEdgePierOptions {
   readonly args?: readonly string[];
   /** Extra `node` flags (e.g. `--cpu-prof`). */
   readonly nodeArgs?: readonly string[];
+  /** Who may use the client API besides loopback. Default: the whole site (198.18.0.0/15). */
+  readonly clientAllow?: string;
+  /** A site key file every member shares (--site-key-file); omitted: an open site. */
+  readonly siteKeyFile?: string;
 }
 
 /** One `blob cached` log line: where a node got a blob from and how long it took. */
@@ -87,7 +93,8 @@ export async function startSiteEdgePier(namespace: SiteNamespace, options: Start
     '--import', 'tsx', CLI, 'serve',
     '--listen', `0.0.0.0:${EDGEPIER_PORT}`,
     // Site tests pull from other namespaces of the site too.
-    '--client-allow', '198.18.0.0/15',
+    '--client-allow', options.clientAllow ?? '198.18.0.0/15',
+    ...(options.siteKeyFile ? ['--site-key-file', options.siteKeyFile] : []),
     '--cache-dir', options.cacheDir,
     '--upstream', options.upstream,
     '--node-id', options.nodeId,
