@@ -8,6 +8,7 @@ import { removeStaleSpools } from '../cache/cache-gc.js';
 import { PinFile } from '../cache/pins.js';
 import { UsageJournal } from '../cache/usage-journal.js';
 import { CacacheTagStore } from '../cache/cacache-tag-store.js';
+import { ClientAllowList } from '../config/client-allow-list.js';
 import type { EdgePierConfig } from '../config/edgepier-config.js';
 import { formatHostPort } from '../config/parse-host-port.js';
 import { CompositeDiscovery } from '../discovery/composite-discovery.js';
@@ -167,6 +168,9 @@ export class EdgePierNode {
         httpsAgent: trust.agent,
         timeoutMs: config.upstreamTimeout,
         nodeId: this.nodeId,
+        clientAllow: new ClientAllowList(config.clientAllow),
+        // The proxy must never be a way into this node's own listeners; add the peer API's port here.
+        ownPorts: () => (this.address ? [this.address.port] : []),
         logger: logger.child({ component: 'proxy' }),
       });
       this.proxy = started.proxy;
