@@ -121,6 +121,9 @@ test('CONNECT to this machine is refused in every spelling, after resolution too
     [`[::]:${v6.port}`, 'unspecified'],
     ['169.254.169.254:80', 'link-local'],
     ['[fe80::1]:443', 'link-local'],
+    // A zone id names an interface, not another address.
+    ['[fe80::1%eth0]:443', 'link-local'],
+    [`[::1%lo]:${v6.port}`, 'loopback'],
     [`rebind.test:${v4.port}`, 'loopback'],
     [`mapped.test:${v4.port}`, 'loopback'],
     [`six.test:${v6.port}`, 'loopback'],

@@ -21,7 +21,7 @@ export type TargetVerdict =
   | { readonly allowed: true; readonly address: string }
   | { readonly allowed: false; readonly reason: TargetRefusal; readonly message: string; readonly address?: string };
 
-export type TargetRefusal = 'loopback' | 'link-local' | 'unspecified' | 'own-port' | 'unresolvable';
+export type TargetRefusal = 'loopback' | 'link-local' | 'unspecified' | 'own-port' | 'unresolvable' | 'invalid';
 
 /**
  * Which tunnel and forward targets the transparent proxy refuses. It exists for the node's
@@ -44,6 +44,15 @@ export class TargetPolicy {
   }
 
   async check(host: string, port: number): Promise<TargetVerdict> {
+    try {
+      return await this.checkTarget(host, port);
+    } catch (error) {
+      // A spelling this code did not foresee is refused, never let through unchecked.
+      return { allowed: false, reason: 'invalid', message: `${host} is not an address the proxy can check (${(error as Error).message})` };
+    }
+  }
+
+  private async checkTarget(host: string, port: number): Promise<TargetVerdict> {
     const name = host.toLowerCase().replace(/\.$/, '');
     // RFC 6761: localhost and everything under it is this machine, whatever a resolver says.
     if (name === 'localhost' || name.endsWith('.localhost')) {
@@ -110,8 +119,10 @@ const FORBIDDEN: ReadonlyArray<readonly [keyof typeof REASON_TEXT, BlockList]> =
  * (`::ffff:127.0.0.1`, `::ffff:7f00:1`), which the kernel treats as the IPv4 address, as that.
  */
 export function canonicalAddress(address: string): string {
-  if (isIP(address) !== 6) return address;
-  const canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  // A zone id (`fe80::1%eth0`) picks an interface, not another address: it changes nothing here.
+  const unzoned = address.replace(/%.*$/, '');
+  if (isIP(unzoned) !== 6) return unzoned;
+  const canonical = new URL(`http://[${unzoned}]/`).hostname.slice(1, -1);
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
   if (mapped?.[1] === undefined || mapped[2] === undefined) return canonical;
   const high = parseInt(mapped[1], 16);

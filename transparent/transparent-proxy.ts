@@ -91,7 +91,10 @@ export class TransparentProxy {
       socket.end(rawOciErrorResponse(new OciError('DENIED', message, { detail: { target: formatConnectTarget(target), ports: decision.ports } })));
       return;
     }
-    void this.tunnelChecked(socket, head, target);
+    this.tunnelChecked(socket, head, target).catch((error: unknown) => {
+      this.options.logger.error({ err: error, target: formatConnectTarget(target) }, 'tunnel failed before it opened');
+      socket.destroy();
+    });
   }
 
   private async tunnelChecked(socket: Socket, head: Buffer, target: ConnectTarget): Promise<void> {
@@ -142,7 +145,10 @@ export class TransparentProxy {
       this.options.forwarder.forward(request, response, url.origin);
       return;
     }
-    void this.forwardChecked(request, response, url);
+    this.forwardChecked(request, response, url).catch((error: unknown) => {
+      this.options.logger.error({ err: error, target: url.host }, 'forward failed before it started');
+      response.destroy();
+    });
   }
 
   private async forwardChecked(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
