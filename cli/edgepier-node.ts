@@ -198,6 +198,9 @@ export class EdgePierNode {
         httpsAgent: trust.agent,
         timeoutMs: config.upstreamTimeout,
         nodeId: this.nodeId,
+        clientAllow: allow,
+        // The proxy must never be a way into this node's own listeners.
+        ownPorts: () => [this.address?.port, this.peerAddress?.port].filter((port) => port !== undefined),
         logger: logger.child({ component: 'proxy' }),
       });
       this.proxy = started.proxy;

@@ -12,6 +12,8 @@ import { runPrefetch } from './commands/prefetch-command.js';
 import { runUnpin } from './commands/unpin-command.js';
 import { runCaCommand } from './commands/ca-command.js';
 import { runSiteKeyCommand } from './commands/site-key-command.js';
+import { ensurePrivateDirectory } from '../cache/private-directory.js';
+import { PRIVATE_FILE_COMMANDS, restrictNewFileModes } from './private-file-modes.js';
 
 const USAGE = `usage: edgepier <command> [options]
 
@@ -35,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
+  if (PRIVATE_FILE_COMMANDS.has(command)) restrictNewFileModes();
   if (command === 'config' && rest[0] === 'print') return printEffectiveConfig(rest.slice(1));
   if (command === 'serve') return serve(rest);
   if (command === 'status') return statusCommand(rest, terminal);
@@ -78,6 +81,13 @@ async function serve(args: string[]): Promise<number> {
   const logger = createLogger(result.config.logLevel);
   const node = new EdgePierNode(result.config, logger);
   try {
+    const cache = await ensurePrivateDirectory(result.config.cacheDir);
+    if (cache.tightenedFrom !== undefined) {
+      logger.warn(
+        { cacheDir: result.config.cacheDir, was: cache.tightenedFrom.toString(8).padStart(4, '0'), now: '0700' },
+        'the cache dir was readable by other users: made it 0700 (files written earlier keep their mode, but nobody else can reach them)',
+      );
+    }
     await node.start();
   } catch (error) {
     // Whatever did start (the mirror port, say) would otherwise keep a half-started process alive.

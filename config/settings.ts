@@ -234,7 +234,8 @@ export const SETTINGS: SettingsSchema = {
     valueName: 'HOST:PORT',
     description:
       'Transparent mode: an HTTP proxy for HTTPS_PROXY. CONNECTs to upstream registries are intercepted and served like ' +
-      'mirror pulls, everything else is tunnelled untouched. Bind it to loopback: anyone who reaches it can use it.',
+      'mirror pulls, everything else is tunnelled untouched. Serves loopback and --client-allow clients only, and never ' +
+      'connects into this machine (loopback, link-local, its own ports).',
     defaultText: 'off',
     defaultValue: () => ok(null),
     parse: (text) => (text.trim() === '' || text.trim() === 'off' ? ok(null) : parseHostPort(text, { allowPortZero: true })),

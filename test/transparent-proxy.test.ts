@@ -32,7 +32,7 @@ interface TransparentSite {
   /** A plain-HTTP registry: pulls through HTTP_PROXY are answered by the core too. */
   readonly plain: LoopbackRegistry;
   /** Not a registry: an HTTPS site whose traffic must pass untouched. */
-  readonly origin: { readonly target: string; readonly certificate: string; readonly ca: string };
+  readonly origin: { readonly target: string; readonly certificate: string; readonly ca: string; readonly server: Server };
 }
 
 async function startTransparentSite(t: TestContext): Promise<TransparentSite> {
@@ -92,7 +92,12 @@ async function startTransparentSite(t: TestContext): Promise<TransparentSite> {
     untrusted,
     untrustedTarget: new URL(untrusted.url).host,
     plain,
-    origin: { target: `127.0.0.2:${(origin.server.address() as AddressInfo).port}`, certificate: origin.certificate, ca: originCa.certificatePem },
+    origin: {
+      target: `127.0.0.2:${(origin.server.address() as AddressInfo).port}`,
+      certificate: origin.certificate,
+      ca: originCa.certificatePem,
+      server: origin.server,
+    },
   };
 }
 
@@ -178,26 +183,45 @@ test('everything that is not a pull is forwarded to the real registry, with a Vi
   }
 });
 
-test('a CONNECT to any other host is a plain tunnel: the client sees the origin\'s own certificate', async (t) => {
+// Tunnels to other hosts, with the origin's own certificate, are shown in transparent-e2e.test.ts:
+// every other address here is this machine, which the proxy refuses (transparent-target-policy.test.ts).
+test('the node\'s own ports and other loopback services are out of reach through the proxy', async (t) => {
   const site = await startTransparentSite(t);
-  const tls = await tlsThroughProxy(site.proxyPort, site.origin.target, { ca: site.origin.ca });
-  assert.equal(tls.authorized, true);
-  const presented = tls.getPeerX509Certificate();
-  assert.equal(presented?.fingerprint256, new X509Certificate(site.origin.certificate).fingerprint256);
-  const response = await requestOver(tls, { path: '/', host: site.origin.target });
-  assert.equal(response.body.toString('utf8'), 'hello from the origin');
-  // EdgePier's CA is not involved: a client trusting only it refuses the origin.
-  await assert.rejects(tlsThroughProxy(site.proxyPort, site.origin.target, { ca: site.edgepierCa }), /self[- ]signed|unable to verify|issuer/i);
+  const mirrorPort = Number(new URL(site.node.url).port);
+  let originConnections = 0;
+  site.origin.server.on('connection', () => (originConnections += 1));
+  const lines = [
+    `CONNECT 127.0.0.1:${mirrorPort} HTTP/1.1`,
+    `CONNECT 127.0.0.1:${site.proxyPort} HTTP/1.1`,
+    `CONNECT localhost:${mirrorPort} HTTP/1.1`,
+    `CONNECT ${site.origin.target} HTTP/1.1`,
+    `GET http://127.0.0.1:${mirrorPort}/metrics HTTP/1.1`,
+    `GET http://localhost:${mirrorPort}/status.json HTTP/1.1`,
+    `POST http://${site.origin.target}/ HTTP/1.1`,
+  ];
+  for (const line of lines) {
+    const answer = await rawExchange(site.proxyPort, `${line}\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    assert.equal(answer.status, 403, `${line} → ${answer.head}`);
+    const error = (JSON.parse(answer.body) as { errors: Array<{ code: string; message: string }> }).errors[0];
+    assert.equal(error?.code, 'DENIED', line);
+    // 127.0.0.1 is also a registry host here: its other ports are refused as a mirror bypass first.
+    assert.match(error.message, /loopback address \(this machine\)|names this machine|bypass the mirror/, line);
+  }
+  assert.equal(originConnections, 0, 'the loopback origin never saw a connection');
 });
 
-test('plain HTTP is forwarded, and pulls from a plain-HTTP registry are served by the core', async (t) => {
+test('pulls from a plain-HTTP registry are served by the core; other loopback hosts are not forwarded to', async (t) => {
   const site = await startTransparentSite(t);
   const other = createHttpServer((request, response) => response.end(`plain ${request.url ?? ''} via ${request.headers.via ?? '-'}`));
   await new Promise<void>((resolve) => other.listen(0, '127.0.0.2', resolve));
   t.after(() => new Promise<void>((resolve) => other.close(() => resolve())));
   const otherUrl = `http://127.0.0.2:${(other.address() as AddressInfo).port}`;
-  const forwarded = await requestViaHttpProxy(site.proxyPort, `${otherUrl}/hello?x=1`);
-  assert.equal(forwarded.body.toString('utf8'), 'plain /hello?x=1 via 1.1 edgepier-proxy-node');
+  let otherConnections = 0;
+  other.on('connection', () => (otherConnections += 1));
+  // Forwarding to other hosts is shown between namespaces (transparent-boundary.test.ts); loopback is refused.
+  const refused = await requestViaHttpProxy(site.proxyPort, `${otherUrl}/hello?x=1`);
+  assert.equal(refused.status, 403);
+  assert.equal(otherConnections, 0);
 
   const blobUrl = `${site.plain.url}/v2/${REPOSITORY}/blobs/${site.layerDigest}`;
   const first = await requestViaHttpProxy(site.proxyPort, blobUrl);
@@ -224,8 +248,8 @@ test('bad proxy input gets a clear JSON error and never a hang', async (t) => {
     // Origin-form: a client that mistook the proxy port for the mirror port.
     { line: 'GET /v2/ HTTP/1.1', status: 400, code: 'PROXY_TARGET_INVALID' },
     { line: 'GET http://127.0.0.2:9/ HTTP/1.1\r\nVia: 1.1 edgepier-proxy-node', status: 508, code: 'PROXY_LOOP' },
-    // Nothing listens on port 1: the tunnel cannot be opened.
-    { line: 'CONNECT 127.0.0.2:1 HTTP/1.1', status: 502, code: 'UPSTREAM_ERROR' },
+    // Loopback is never a tunnel target (an unreachable one is a 502: transparent-boundary.test.ts).
+    { line: 'CONNECT 127.0.0.2:1 HTTP/1.1', status: 403, code: 'DENIED' },
   ];
   for (const { line, status, code } of cases) {
     const answer = await rawExchange(site.proxyPort, `${line}\r\nHost: x\r\nConnection: close\r\n\r\n`);

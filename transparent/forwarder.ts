@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
+import { isIPv6 } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { Logger } from 'pino';
 import { OciError } from '../oci/oci-error.js';
@@ -37,18 +38,25 @@ export class Forwarder {
     });
   }
 
-  /** `origin` is `https://host:port` or `http://host:port`; the request's path is kept. */
-  forward(request: IncomingMessage, response: ServerResponse, origin: string): void {
+  /**
+   * `origin` is `https://host:port` or `http://host:port`; the request's path is kept.
+   * `address` pins the connection to an address target-policy.ts already checked, so the
+   * origin's name is not resolved a second time (plain HTTP only: TLS would need the name).
+   */
+  forward(request: IncomingMessage, response: ServerResponse, origin: string, address?: string): void {
     const secure = origin.startsWith('https:');
+    const url = new URL(origin);
+    const pinned = address !== undefined && !secure;
+    const port = url.port === '' ? '80' : url.port;
     this.proxy.web(
       request,
       response,
       {
-        target: origin,
+        target: pinned ? `http://${isIPv6(address) ? `[${address}]` : address}:${port}` : origin,
         agent: secure ? this.options.httpsAgent : this.httpAgent,
         secure: true,
         // The origin sees the host it was asked for, whatever Host the client sent.
-        changeOrigin: true,
+        ...(pinned ? { changeOrigin: false, headers: { host: url.host } } : { changeOrigin: true }),
         proxyTimeout: this.options.timeoutMs,
       },
       (error: Error) => this.failed(error, request, response, origin),

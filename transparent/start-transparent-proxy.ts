@@ -5,9 +5,11 @@ import type { Logger } from 'pino';
 import type { HostPort } from '../config/parse-host-port.js';
 import type { Upstreams } from '../config/parse-upstreams.js';
 import { loadOrCreateCertificateAuthority } from './certificate-authority.js';
+import { ClientAdmission, type ClientAllow } from './client-admission.js';
 import { Forwarder } from './forwarder.js';
 import { InterceptServer } from './intercept-server.js';
 import { InterceptedRegistries } from './intercepted-registries.js';
+import { TargetPolicy, type ResolveHost } from './target-policy.js';
 import { TransparentProxy } from './transparent-proxy.js';
 import { viaEntry } from './via.js';
 
@@ -20,6 +22,12 @@ export interface TransparentModeOptions {
   readonly httpsAgent: HttpsAgent;
   readonly timeoutMs: number;
   readonly nodeId: string;
+  /** The same allow list as the client API (`new ClientAllowList(config.clientAllow)`). */
+  readonly clientAllow: ClientAllow;
+  /** This node's other listening ports (client API, peer API); the proxy adds its own. Asked at every check. */
+  readonly ownPorts: () => readonly number[];
+  /** Replaces getaddrinfo for tunnel and forward targets (tests). */
+  readonly resolve?: ResolveHost;
   readonly logger: Logger;
 }
 
@@ -33,6 +41,13 @@ export async function startTransparentProxy(options: TransparentModeOptions): Pr
   const via = viaEntry(options.nodeId);
   const forwarder = new Forwarder({ httpsAgent: options.httpsAgent, timeoutMs: options.timeoutMs, via, logger: options.logger });
   const intercept = new InterceptServer({ certificates: authority, core: options.core, forwarder, logger: options.logger });
+  // The proxy's own port is known once it listens; the policy asks at every check.
+  const own: { proxyPort?: number } = {};
+  const targets = new TargetPolicy({
+    ownPorts: () => [...options.ownPorts(), ...(own.proxyPort === undefined ? [] : [own.proxyPort])],
+    resolveTimeoutMs: options.timeoutMs,
+    ...(options.resolve ? { resolve: options.resolve } : {}),
+  });
   const proxy = new TransparentProxy({
     registries: new InterceptedRegistries(options.upstreams),
     intercept,
@@ -40,8 +55,11 @@ export async function startTransparentProxy(options: TransparentModeOptions): Pr
     core: options.core,
     via,
     connectTimeoutMs: options.timeoutMs,
+    admission: new ClientAdmission(options.clientAllow, options.logger),
+    targets,
     logger: options.logger,
   });
   const address = await proxy.listen(options.listen.host, options.listen.port);
+  own.proxyPort = address.port;
   return { proxy, address };
 }

@@ -4,11 +4,13 @@ import type { Logger } from 'pino';
 import { OciError } from '../oci/oci-error.js';
 import { rawOciErrorResponse, writeOciErrorResponse } from '../server/oci-error-response.js';
 import { closeServer, listenOn, MAX_HEADER_BYTES, prepareServer } from '../server/server-lifecycle.js';
-import { formatConnectTarget, parseConnectTarget } from './connect-target.js';
+import type { ClientAdmission } from './client-admission.js';
+import { formatConnectTarget, parseConnectTarget, type ConnectTarget } from './connect-target.js';
 import { coreUrlFor } from './core-request.js';
 import type { Forwarder } from './forwarder.js';
 import type { InterceptServer } from './intercept-server.js';
 import type { InterceptedRegistries } from './intercepted-registries.js';
+import type { TargetPolicy } from './target-policy.js';
 import { openTunnel } from './tunnel.js';
 import { hasPassedThrough } from './via.js';
 
@@ -21,6 +23,10 @@ export interface TransparentProxyOptions {
   /** This node's Via entry: a request carrying it has looped back. */
   readonly via: string;
   readonly connectTimeoutMs: number;
+  /** Who may use the proxy at all (client-admission.ts). */
+  readonly admission: ClientAdmission;
+  /** Where tunnels and forwards may go (target-policy.ts); configured registries are the operator's choice and not asked. */
+  readonly targets: TargetPolicy;
   readonly logger: Logger;
 }
 
@@ -28,7 +34,8 @@ export interface TransparentProxyOptions {
  * The HTTP proxy a node's runtime finds in HTTPS_PROXY. CONNECT to a configured registry's
  * origin is intercepted (intercept-server.ts); CONNECT anywhere else is a plain tunnel.
  * Absolute-form HTTP requests are forwarded, except pulls from a plain-HTTP registry, which
- * the mirror core answers.
+ * the mirror core answers. Only admitted clients get any of that, and tunnels and forwards
+ * never reach this machine itself (target-policy.ts).
  */
 export class TransparentProxy {
   private readonly server: Server;
@@ -59,6 +66,11 @@ export class TransparentProxy {
 
   private onConnect(request: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', (error: Error & { code?: string }) => this.options.logger.debug({ reason: error.code }, 'proxy client connection failed'));
+    const denied = this.options.admission.refusal(socket);
+    if (denied !== undefined) {
+      socket.end(rawOciErrorResponse(denied));
+      return;
+    }
     const target = parseConnectTarget(request.url ?? '');
     if ('problem' in target) {
       this.options.logger.info({ target: (request.url ?? '').slice(0, 128), problem: target.problem }, 'refused a malformed CONNECT');
@@ -79,10 +91,34 @@ export class TransparentProxy {
       socket.end(rawOciErrorResponse(new OciError('DENIED', message, { detail: { target: formatConnectTarget(target), ports: decision.ports } })));
       return;
     }
-    openTunnel(socket, head, target, { connectTimeoutMs: this.options.connectTimeoutMs, logger: this.options.logger });
+    this.tunnelChecked(socket, head, target).catch((error: unknown) => {
+      this.options.logger.error({ err: error, target: formatConnectTarget(target) }, 'tunnel failed before it opened');
+      socket.destroy();
+    });
+  }
+
+  private async tunnelChecked(socket: Socket, head: Buffer, target: ConnectTarget): Promise<void> {
+    const verdict = await this.options.targets.check(target.host, target.port);
+    if (socket.destroyed) return;
+    if (!verdict.allowed) {
+      this.refuseTarget(formatConnectTarget(target), verdict.reason, verdict.message);
+      socket.end(rawOciErrorResponse(targetDenied(formatConnectTarget(target), verdict.reason, verdict.message)));
+      return;
+    }
+    openTunnel(socket, head, { host: verdict.address, port: target.port }, { connectTimeoutMs: this.options.connectTimeoutMs, logger: this.options.logger });
+  }
+
+  private refuseTarget(target: string, reason: string, message: string): void {
+    this.options.logger.info({ target: target.slice(0, 262), reason }, `refused a proxy target: ${message}`);
   }
 
   private onRequest(request: IncomingMessage, response: ServerResponse): void {
+    const denied = this.options.admission.refusal(request.socket);
+    if (denied !== undefined) {
+      response.shouldKeepAlive = false;
+      writeOciErrorResponse(response, denied);
+      return;
+    }
     if (hasPassedThrough(request.headers.via, this.options.via)) {
       writeOciErrorResponse(response, new OciError('PROXY_LOOP', 'this request already passed through this EdgePier proxy'));
       return;
@@ -106,9 +142,34 @@ export class TransparentProxy {
         void this.options.core(request, response);
         return;
       }
+      this.options.forwarder.forward(request, response, url.origin);
+      return;
     }
-    this.options.forwarder.forward(request, response, url.origin);
+    this.forwardChecked(request, response, url).catch((error: unknown) => {
+      this.options.logger.error({ err: error, target: url.host }, 'forward failed before it started');
+      response.destroy();
+    });
   }
+
+  private async forwardChecked(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = url.port === '' ? 80 : Number(url.port);
+    const verdict = await this.options.targets.check(host, port);
+    if (request.socket.destroyed) return;
+    if (!verdict.allowed) {
+      this.refuseTarget(url.host, verdict.reason, verdict.message);
+      response.shouldKeepAlive = false;
+      writeOciErrorResponse(response, targetDenied(url.host, verdict.reason, verdict.message));
+      return;
+    }
+    this.options.forwarder.forward(request, response, url.origin, verdict.address);
+  }
+}
+
+/** A refused target: 403 DENIED for what the policy forbids, 502 for a name that does not resolve. */
+function targetDenied(target: string, reason: string, message: string): OciError {
+  const code = reason === 'unresolvable' ? 'UPSTREAM_ERROR' : 'DENIED';
+  return new OciError(code, message, { detail: { target: target.slice(0, 262), reason } });
 }
 
 /** An absolute-form `http://` request target, or undefined. */

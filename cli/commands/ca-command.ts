@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDirectory } from '../../config/parse-directory.js';
 import { loadOrCreateCertificateAuthority } from '../../transparent/certificate-authority.js';
@@ -27,6 +27,8 @@ export async function runCaCommand(argv: readonly string[], io: CommandIo): Prom
       io.stdout.write(authority.certificatePem);
     } else {
       await writeFile(out, authority.certificatePem, { mode: 0o644 });
+      // The certificate is public and meant to be copied into trust stores: the private umask of this command does not apply.
+      await chmod(out, 0o644);
       io.stderr.write(`edgepier ca: wrote ${out} (SHA-256 ${authority.fingerprintSha256})\n`);
     }
     return 0;

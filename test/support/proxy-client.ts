@@ -11,10 +11,13 @@ export interface ProxyResponse {
   readonly body: Buffer;
 }
 
-/** Sends `text` as-is to the proxy port and reads until the proxy closes: for malformed requests. */
-export function rawExchange(port: number, text: string): Promise<{ status: number; head: string; body: string }> {
+/**
+ * Sends `text` as-is to the proxy port and reads until the proxy closes: for malformed requests.
+ * `localAddress` picks the client's source address (another 127.x address, for admission tests).
+ */
+export function rawExchange(port: number, text: string, options: { localAddress?: string } = {}): Promise<{ status: number; head: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: '127.0.0.1', port });
+    const socket = netConnect({ host: '127.0.0.1', port, ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}) });
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
