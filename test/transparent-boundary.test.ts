@@ -100,7 +100,8 @@ void describe('the transparent proxy between namespaces: allowed clients only, n
       upstream: cloud.url,
       cacheDir: join(work.path, 'cache'),
       mdns: false,
-      args: ['--proxy-listen', `${nodeNs.address}:${PROXY_PORT}`, '--client-allow', `${clientNs.address}/32`],
+      args: ['--proxy-listen', `${nodeNs.address}:${PROXY_PORT}`],
+      clientAllow: `${clientNs.address}/32`,
     });
     cleanups.push(() => node.stop());
     await node.process.waitForLine(/"msg":"transparent proxy listening"/, START_DEADLINE_MS);
