@@ -1,5 +1,5 @@
 // Rollout benchmark (issue 4): `npm run bench:rollout -- [--k 2,4,8] [--size-mb 200]
-// [--rate 50mbit] [--delay-ms 20] [--layers 5] [--no-write]`. Needs root (network namespaces).
+// [--rate 50mbit] [--delay-ms 20] [--layers 5] [--site-key] [--no-write]`. Needs root (network namespaces).
 //
 // A site in network namespaces (bridge, K nodes, a router) and a cloud namespace running a
 // real docker-registry behind a WAN link shaped with tbf on both directions and a user-space
@@ -24,6 +24,7 @@ import { expectedImage, skopeoPullIn, verifyPulledDir, type ExpectedImage } from
 import { createWanSite, parseRate, type WanSite } from '../test/support/site-wan.js';
 import { makeTempDir } from '../test/support/temp-dir.js';
 import { buildImage, type ImageLayout } from '../test/support/test-image.js';
+import { writeNewSiteKey } from '../site/site-key.js';
 import { writeBenchmarkSection, table } from './benchmarks-file.js';
 import { cpuTimes, processCpuSeconds } from './rollout-report.js';
 
@@ -46,6 +47,8 @@ const { values: flags } = parseArgs({
     'skip-direct-k': { type: 'boolean', default: false },
     /** Writes a V8 CPU profile of every EdgePier process into this directory. */
     'cpu-prof': { type: 'string' },
+    /** Also runs every EdgePier scenario with a site key (TLS-PSK between members), side by side. */
+    'site-key': { type: 'boolean', default: false },
   },
 });
 const KS = (flags.k ?? '').split(',').map(Number);
@@ -107,6 +110,7 @@ async function runScenario(
   workDir: string,
   nodes: number,
   via: 'direct' | 'edgepier',
+  siteKeyFile?: string,
 ): Promise<Scenario> {
   const namespaces = wan.nodes.slice(0, nodes);
   const edgepiers: SiteEdgePier[] = [];
@@ -122,6 +126,7 @@ async function runScenario(
             upstream: cloud.url,
             cacheDir: cacheDirs[n] ?? '',
             args: ['--log-level', 'info'],
+            ...(siteKeyFile ? { siteKeyFile } : {}),
             ...(flags['cpu-prof'] ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', join(flags['cpu-prof'], tag)] } : {}),
           }),
         );
@@ -247,16 +252,19 @@ async function main(): Promise<void> {
 
   const singleDirect = await runScenario('1 node, direct', wan, cloud, image, work.path, 1, 'direct');
   const singleCold = await runScenario('1 node, EdgePier cold', wan, cloud, image, work.path, 1, 'edgepier');
-  const rows: { k: number; baseline: Scenario; edgepier: Scenario }[] = [];
+  const siteKeyFile = join(work.path, 'site.key');
+  if (flags['site-key'] === true) await writeNewSiteKey(siteKeyFile);
+  const rows: { k: number; baseline: Scenario; edgepier: Scenario; keyed?: Scenario }[] = [];
   for (const k of KS) {
     const baseline = flags['skip-direct-k'] === true ? singleDirect : await runScenario(`K=${k}, direct`, wan, cloud, image, work.path, k, 'direct');
     const edgepier = await runScenario(`K=${k}, EdgePier`, wan, cloud, image, work.path, k, 'edgepier');
-    rows.push({ k, baseline, edgepier });
+    const keyed = flags['site-key'] === true ? await runScenario(`K=${k}, EdgePier, site key`, wan, cloud, image, work.path, k, 'edgepier', siteKeyFile) : undefined;
+    rows.push({ k, baseline, edgepier, ...(keyed ? { keyed } : {}) });
   }
 
   const size = layout.totalBytes;
   const direct = singleDirect.makespan;
-  const scenarioRows = [singleDirect, singleCold, ...rows.flatMap((row) => [row.baseline, row.edgepier])].map((s) => [
+  const scenarioRows = [singleDirect, singleCold, ...rows.flatMap((row) => [row.baseline, row.edgepier, ...(row.keyed ? [row.keyed] : [])])].map((s) => [
     s.name,
     s.makespan.toFixed(1),
     s.times.map((t) => t.toFixed(1)).join(' '),
@@ -276,7 +284,21 @@ async function main(): Promise<void> {
     ratio(baseline.makespan, direct),
     ratio(baseline.makespan, edgepier.makespan),
   ]);
-  const command = `npm run bench:rollout -- --k ${KS.join(',')} --size-mb ${SIZE_MB} --rate ${RATE} --delay-ms ${DELAY_MS} --layers ${LAYERS}`;
+  const keyedRows = rows.flatMap(({ k, edgepier, keyed }) =>
+    keyed
+      ? [[String(k), edgepier.makespan.toFixed(1), keyed.makespan.toFixed(1), ratio(keyed.makespan, edgepier.makespan), (edgepier.edgepierCpu ?? 0).toFixed(1), (keyed.edgepierCpu ?? 0).toFixed(1), ratio(keyed.edgepierCpu ?? 0, edgepier.edgepierCpu ?? 1), ratio(keyed.wanToSite, size)]]
+      : [],
+  );
+  const keyedReport =
+    keyedRows.length === 0
+      ? []
+      : [
+          '',
+          'Site key on (TLS-PSK, ECDHE-PSK-CHACHA20-POLY1305, between members) beside the open site, same run:',
+          '',
+          table(['K', 'open makespan s', 'keyed makespan s', 'keyed ÷ open', 'open EdgePier CPU s', 'keyed EdgePier CPU s', 'keyed ÷ open CPU', 'keyed WAN ÷ image'], keyedRows),
+        ];
+  const command = `npm run bench:rollout -- --k ${KS.join(',')} --size-mb ${SIZE_MB} --rate ${RATE} --delay-ms ${DELAY_MS} --layers ${LAYERS}${flags['site-key'] === true ? ' --site-key' : ''}`;
   const report = [
     `Measured ${new Date().toISOString().slice(0, 10)} by \`bench/rollout.ts\`. Command (as root): \`${command}\``,
     '',
@@ -301,6 +323,7 @@ async function main(): Promise<void> {
     table(['K', 'EdgePier WAN ÷ image', 'direct WAN ÷ image', 'EdgePier makespan ÷ 1-node direct', 'direct makespan ÷ 1-node direct', 'speed-up vs direct'], summaryRows),
     '',
     `One node cold through EdgePier ÷ direct: ${verdict(singleCold.makespan / direct, TARGETS.cold)} (${singleCold.makespan.toFixed(1)} s vs ${direct.toFixed(1)} s).`,
+    ...keyedReport,
   ].join('\n');
   console.log(`\n${report}\n`);
   if (flags['no-write'] !== true) {

@@ -6,6 +6,7 @@
 // every blob crossed the WAN once, to node 1.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { writeNewSiteKey } from '../site/site-key.js';
 import { netnsUnavailableReason } from './support/netns.js';
 import { startCloudRegistry } from './support/site-cloud-registry.js';
 import { startSiteEdgePier, waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
@@ -35,12 +36,15 @@ void describe('a site found through mDNS alone', { skip: skip === undefined ? fa
     const image = expectedImage(layout);
     const work = await makeTempDir('site-multicast');
     cleanups.push(() => work.remove());
+    // Offline tag resolution is for members only: the site has a key.
+    const siteKeyFile = `${work.path}/site.key`;
+    await writeNewSiteKey(siteKeyFile);
 
     const [ns1, ns2, ns3] = wan.nodes;
     assert.ok(ns1 && ns2 && ns3);
     const nodes: SiteEdgePier[] = [];
     const start = async (n: number, ns: typeof ns1): Promise<SiteEdgePier> => {
-      const node = await startSiteEdgePier(ns, { nodeId: `node${n}`, upstream: cloud.url, cacheDir: `${work.path}/cache${n}`, args: NODE_ARGS });
+      const node = await startSiteEdgePier(ns, { nodeId: `node${n}`, upstream: cloud.url, cacheDir: `${work.path}/cache${n}`, args: NODE_ARGS, siteKeyFile });
       nodes.push(node);
       cleanups.push(() => node.stop());
       return node;
