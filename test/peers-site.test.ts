@@ -225,3 +225,56 @@ describe('an offline site still starts its images', () => {
     }
   });
 });
+
+describe('an open site shares only what was fetched anonymously', () => {
+  test('content pulled with credentials is neither served to peers, under any name, nor asked of them', async () => {
+    const privateUpstream = new LoopbackRegistry();
+    const publicUpstream = new LoopbackRegistry();
+    await privateUpstream.start();
+    await publicUpstream.start();
+    const privateHost = new URL(privateUpstream.url).host;
+    const site = await startMemorySite({
+      nodes: 2,
+      upstreamUrl: privateUpstream.url,
+      args: ['--upstream', `public.test=${publicUpstream.url}`],
+      env: { EDGEPIER_CREDENTIALS: JSON.stringify({ [privateHost]: { username: 'robot', password: 'secret' } }) },
+    });
+    try {
+      const [first, second] = site.nodes;
+      assert.ok(first && second);
+      const blob = randomBytes(64 * 1024);
+      const digest = privateUpstream.addBlob(blob);
+      publicUpstream.addBlob(blob);
+      const pulled = await fetch(`${first.url}/v2/app/blobs/${digest}`);
+      assert.equal(sha256((await readBody(pulled)).bytes), digest);
+      const committed = async (path: string): Promise<boolean> => (await fetch(`${first.url}${path}`, { method: 'HEAD' })).headers.get('x-edgepier-source') === 'cache';
+      await waitUntil(() => committed(`/v2/app/blobs/${digest}`), 'node 1 committed the private blob');
+      // The control: a blob node 1 fetched anonymously is served to anyone who asks.
+      const open = randomBytes(32 * 1024);
+      const openDigest = publicUpstream.addBlob(open);
+      assert.equal(sha256((await readBody(await fetch(`${first.url}/v2/public.test/app/blobs/${openDigest}`))).bytes), openDigest);
+      await waitUntil(() => committed(`/v2/public.test/app/blobs/${openDigest}`), 'node 1 committed the public blob');
+      const shared = await first.peerGet(`/v2/public.test/app/blobs/${openDigest}`, { 'x-edgepier-peer': 'anyone' });
+      assert.equal(shared.status, 200, 'anonymous content is shared on an open site');
+
+      const byPrivateName = await first.peerGet(`/v2/app/blobs/${digest}`, { 'x-edgepier-peer': 'anyone' });
+      assert.equal(byPrivateName.status, 403, 'no peer request is served for a registry this node pulls with credentials');
+      assert.equal((JSON.parse(byPrivateName.body.toString()) as { errors: { code: string }[] }).errors[0]?.code, 'DENIED');
+      const byPublicName = await first.peerGet(`/v2/public.test/app/blobs/${digest}`, { 'x-edgepier-peer': 'anyone' });
+      assert.equal(byPublicName.status, 404, 'nor are its bytes under an anonymous registry\'s name');
+      const ownerFetch = await first.peerGet(`/v2/app/blobs/sha256:${'cd'.repeat(32)}`, { 'x-edgepier-peer': 'anyone', 'x-edgepier-owner-fetch': '1' });
+      assert.equal(ownerFetch.status, 403, 'no fetch with credentials for a peer');
+
+      const second1 = await fetch(`${second.url}/v2/app/blobs/${digest}`);
+      assert.equal(second1.headers.get('x-edgepier-source'), 'upstream', 'node 2 does not ask its peers for private content');
+      assert.equal(sha256((await readBody(second1)).bytes), digest);
+      assert.equal(privateUpstream.blobGets(digest), 2);
+      assert.equal(publicUpstream.blobGets(digest), 0);
+      assert.equal(publicUpstream.blobGets(openDigest), 1);
+    } finally {
+      await site.close();
+      await privateUpstream.stop();
+      await publicUpstream.stop();
+    }
+  });
+});

@@ -45,6 +45,8 @@ export async function startMemorySite(options: {
   lan?: MemoryLan;
   /** Give every node one site key (a keyed site: TLS-PSK between members). */
   siteKey?: boolean;
+  /** EDGEPIER_* variables for every node (e.g. EDGEPIER_CREDENTIALS). */
+  env?: Readonly<Record<string, string>>;
 }): Promise<MemorySite> {
   const lan = options.lan ?? new MemoryLan();
   const nodes: SiteNode[] = [];
@@ -82,7 +84,7 @@ export async function startMemorySite(options: {
           ...(options.args ?? []),
           ...(options.nodeArgs?.[index] ?? []),
         ],
-        env: {},
+        env: { ...options.env },
       });
       if (!loaded.ok) throw new Error(`bad test config: ${JSON.stringify(loaded.problems)}`);
       const node = new EdgePierNode(loaded.config, logger, {
