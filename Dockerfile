@@ -30,7 +30,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     EDGEPIER_CACHE_DIR=/var/cache/edgepier \
-    EDGEPIER_LISTEN=0.0.0.0:5000
+    EDGEPIER_LISTEN=127.0.0.1:5000
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
@@ -39,7 +39,7 @@ COPY --from=build /src/dist ./dist
 RUN mkdir -p /var/cache/edgepier && chown node:node /var/cache/edgepier
 USER node
 VOLUME /var/cache/edgepier
-EXPOSE 5000
+EXPOSE 5000 5001
 # No curl in the slim image: node's own fetch probes /healthz on the port EDGEPIER_LISTEN names.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "const port = (process.env.EDGEPIER_LISTEN || '').split(':').pop() || '5000'; fetch('http://127.0.0.1:' + port + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
