@@ -100,6 +100,13 @@ export class LoopbackRegistry {
     if (!match) return notFound(response);
     const [, repository = '', kind, reference = ''] = match;
     if (kind === 'manifests') {
+      // A tag can be given a status answer too (`setBehaviour('repo:tag', ...)`, e.g. 429).
+      const tagBehaviour = this.behaviours.get(`${repository}:${reference}`);
+      if (tagBehaviour?.kind === 'status') {
+        response.writeHead(tagBehaviour.status, { 'content-type': 'application/json' });
+        response.end('{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limited"}]}');
+        return;
+      }
       const digest = reference.includes(':') ? reference : this.tags.get(`${repository}:${reference}`);
       const manifest = digest ? this.manifests.get(digest) : undefined;
       if (!manifest || !digest) return notFound(response);
