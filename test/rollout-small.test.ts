@@ -5,6 +5,7 @@
 // byte counters carry about one image. No timing is asserted.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { writeNewSiteKey } from '../site/site-key.js';
 import { netnsUnavailableReason } from './support/netns.js';
 import { startCloudRegistry } from './support/site-cloud-registry.js';
 import { startSiteEdgePier, waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
@@ -20,7 +21,7 @@ const REFERENCE = 'rollout/small:v1';
 const WAN_BUDGET = 1.3;
 
 void describe('small rollout through EdgePier', { skip: skip === undefined ? false : `needs network namespaces: ${skip}` }, () => {
-  test(`${NODES} nodes pull a cold image at once over a 20 Mbit/s WAN: identical bytes, each blob crosses the WAN once`, async (t) => {
+  for (const keyed of [false, true]) test(`${NODES} nodes${keyed ? ' of a keyed site' : ' of an open site'} pull a cold image at once over a 20 Mbit/s WAN: identical bytes, each blob crosses the WAN once`, async (t) => {
     const cleanups: (() => Promise<unknown>)[] = [];
     t.after(async () => {
       for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => t.diagnostic(`cleanup: ${String(error)}`));
@@ -35,10 +36,12 @@ void describe('small rollout through EdgePier', { skip: skip === undefined ? fal
     const image = expectedImage(layout);
     const work = await makeTempDir('rollout-small');
     cleanups.push(() => work.remove());
+    const siteKeyFile = `${work.path}/site.key`;
+    if (keyed) await writeNewSiteKey(siteKeyFile);
 
     const nodes: SiteEdgePier[] = [];
     for (const [n, ns] of wan.nodes.entries()) {
-      const node = await startSiteEdgePier(ns, { nodeId: `node${n + 1}`, upstream: cloud.url, cacheDir: `${work.path}/cache${n}` });
+      const node = await startSiteEdgePier(ns, { nodeId: `node${n + 1}`, upstream: cloud.url, cacheDir: `${work.path}/cache${n}`, ...(keyed ? { siteKeyFile } : {}) });
       nodes.push(node);
       cleanups.push(() => node.stop());
     }
