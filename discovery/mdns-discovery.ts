@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { isIPv4 } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import makeMulticastDns from 'multicast-dns';
 import { pino, type Logger } from 'pino';
 import { BLOB_NAME_SUFFIX, digestToMdnsName } from './digest-name.js';
-import { announcementFields, type AnnouncementSeal } from './announcement-seal.js';
+import type { AnnouncementSeal } from './announcement-seal.js';
+import { PresenceRecords } from './presence-records.js';
 import { MdnsPresence } from './mdns-presence.js';
 import {
   isMulticastDns,
@@ -52,7 +52,6 @@ const BLOB_ANSWER_TTL_SECONDS = 10;
 const ANSWERS_PER_PACKET = 4;
 // Questions looked at per query: bounds the work one (possibly hostile) packet can cause.
 const MAX_QUESTIONS = 32;
-const MAX_ADVERTISED_ADDRESSES = 4;
 const CLOSE_STEP_TIMEOUT_MS = 1000;
 const READY_TIMEOUT_MS = 5000;
 
@@ -87,6 +86,7 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
   private readonly held = new Set<string>();
   private readonly pending = new Map<string, Set<PendingLookup>>();
   private readonly presence: MdnsPresence;
+  private readonly records: PresenceRecords;
   private readonly timers: NodeJS.Timeout[] = [];
   private mdns: MulticastDns | undefined;
   private published = false;
@@ -111,6 +111,16 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
     // Our own host name: in containers and network namespaces every node may share the
     // machine's hostname, and A records under one name would then mix addresses.
     this.hostName = `ep-${label}.local`;
+    this.records = new PresenceRecords({
+      instance: `${this.instanceLabel}.${SERVICE_TYPE}`,
+      serviceType: SERVICE_TYPE,
+      hostName: this.hostName,
+      nodeId: options.nodeId,
+      protocolVersion: PROTOCOL_VERSION,
+      port: options.port,
+      ...(options.interfaceAddress !== undefined ? { interfaceAddress: options.interfaceAddress } : {}),
+      ...(options.membership !== undefined ? { membership: options.membership } : {}),
+    });
     this.presence = new MdnsPresence({
       selfId: options.nodeId,
       serviceType: SERVICE_TYPE,
@@ -233,40 +243,6 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
     if (name !== undefined) this.held.delete(name);
   }
 
-  /**
-   * Our DNS-SD records: PTR, SRV, TXT (sealed on a keyed site) and a few addresses. Only a
-   * few: every container veth adds an interface, which on a busy host would push the
-   * announcement past 1,500 bytes.
-   */
-  private presenceRecords(ttl: number): OutgoingRecord[] {
-    const addresses = this.advertisedAddresses().map(
-      (address): OutgoingRecord => ({ name: this.hostName, type: isIPv4(address) ? 'A' : 'AAAA', ttl, data: address }),
-    );
-    const instance = `${this.instanceLabel}.${SERVICE_TYPE}`;
-    const txt = [`id=${this.options.nodeId}`, `v=${PROTOCOL_VERSION}`];
-    const membership = this.options.membership;
-    if (membership !== undefined) {
-      const list = addresses.map((address) => String(address.data)).join(',');
-      const fields = announcementFields(instance, this.options.nodeId, PROTOCOL_VERSION, this.options.port, list) ?? '';
-      txt.push(`a=${list}`, `mac=${membership.seal(fields)}`);
-    }
-    return [
-      { name: SERVICE_TYPE, type: 'PTR', ttl, data: instance },
-      { name: instance, type: 'SRV', ttl, data: { priority: 0, weight: 0, port: this.options.port, target: this.hostName } },
-      { name: instance, type: 'TXT', ttl, data: txt },
-      ...addresses,
-    ];
-  }
-
-  /** The configured interface's address, else the IPv4 addresses of every interface, else IPv6. */
-  private advertisedAddresses(): string[] {
-    if (this.options.interfaceAddress !== undefined) return [this.options.interfaceAddress];
-    const all = Object.values(networkInterfaces()).flatMap((entries) => entries ?? []).filter((entry) => !entry.internal);
-    const v4 = all.filter((entry) => entry.family === 'IPv4').map((entry) => entry.address);
-    const v6 = all.filter((entry) => entry.family === 'IPv6' && !entry.address.toLowerCase().startsWith('fe80')).map((entry) => entry.address);
-    return (v4.length > 0 ? v4 : v6).slice(0, MAX_ADVERTISED_ADDRESSES);
-  }
-
   private browse(): void {
     const query = (): void => this.mdns?.query({ questions: [{ name: SERVICE_TYPE, type: 'PTR' }] }, this.onSendError);
     query();
@@ -282,19 +258,7 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
   /** Keeps our records alive in every peer's table without them having to query. */
   private reannounce(): void {
     if (!this.published || this.mdns === undefined) return;
-    this.mdns.respond({ answers: this.presenceRecords(this.ttlSeconds) }, undefined, this.onSendError);
-  }
-
-  /** Answers a browse (PTR) or a look-up of our instance or host name with our records. */
-  private presenceAnswers(question: { name: string; type: string }): OutgoingRecord[] {
-    const instance = `${this.instanceLabel}.${SERVICE_TYPE}`;
-    const any = question.type === 'ANY';
-    if (question.name === SERVICE_TYPE && (any || question.type === 'PTR')) return this.presenceRecords(this.ttlSeconds);
-    if (question.name === instance && (any || question.type === 'SRV' || question.type === 'TXT')) return this.presenceRecords(this.ttlSeconds).slice(1);
-    if (question.name === this.hostName && (any || question.type === 'A' || question.type === 'AAAA')) {
-      return this.presenceRecords(this.ttlSeconds).filter((record) => record.type === 'A' || record.type === 'AAAA');
-    }
-    return [];
+    this.mdns.respond({ answers: this.records.all(this.ttlSeconds) }, undefined, this.onSendError);
   }
 
   private onQuery(packet: unknown, rinfo: RemoteInfo): void {
@@ -303,7 +267,7 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
     const answers: OutgoingRecord[] = [];
     const presence: OutgoingRecord[] = [];
     for (const question of queryQuestions(packet).slice(0, MAX_QUESTIONS)) {
-      if (this.published && presence.length === 0) presence.push(...this.presenceAnswers(question));
+      if (this.published && presence.length === 0) presence.push(...this.records.answering(question, this.ttlSeconds));
       if (!question.name.endsWith(BLOB_NAME_SUFFIX)) continue;
       if (question.type !== 'SRV' && question.type !== 'ANY') continue;
       if (!this.held.has(question.name)) continue;
@@ -360,7 +324,7 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
     if (mdns === undefined) return;
     if (wasRunning && this.published) {
       // Goodbyes (all our records with TTL 0), so peers drop us now rather than at TTL.
-      await withTimeout((done) => mdns.respond({ answers: this.presenceRecords(0) }, undefined, () => done()), CLOSE_STEP_TIMEOUT_MS);
+      await withTimeout((done) => mdns.respond({ answers: this.records.all(0) }, undefined, () => done()), CLOSE_STEP_TIMEOUT_MS);
     }
     this.published = false;
     await withTimeout((done) => mdns.destroy(() => done()), CLOSE_STEP_TIMEOUT_MS);
