@@ -2,7 +2,9 @@
 // goodbyes, protocol versions and malformed records.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { announcementFields } from '../discovery/announcement-seal.js';
 import { MdnsPresence } from '../discovery/mdns-presence.js';
+import { SiteKey } from '../site/site-key.js';
 import { responseRecords } from '../discovery/mdns-wire.js';
 import type { Peer } from '../discovery/peer-discovery.js';
 
@@ -78,5 +80,73 @@ void describe('MdnsPresence', () => {
     }
     presence.sweep(100_000);
     assert.deepEqual(ups, []);
+  });
+});
+
+void describe('MdnsPresence on a keyed site', () => {
+  const key = new SiteKey(Buffer.alloc(32, 3));
+  const seal = { seal: (fields: string) => key.announcementMac(fields), verify: (fields: string, mac: string) => key.verifyAnnouncement(fields, mac) };
+
+  function sealed(id: string, addresses: string, options: { mac?: string; ttl?: number } = {}): unknown {
+    const fqdn = `edgepier-${id}.${TYPE}`;
+    const ttl = options.ttl ?? 120;
+    const mac = options.mac ?? key.announcementMac(announcementFields(fqdn, id, '1', 5001, addresses) ?? '');
+    return {
+      answers: [
+        { name: TYPE, type: 'PTR', ttl, data: fqdn },
+        { name: fqdn, type: 'SRV', ttl, data: { port: 5001, target: `ep-${id}.local` } },
+        { name: fqdn, type: 'TXT', ttl, data: [`id=${id}`, 'v=1', `a=${addresses}`, `mac=${mac}`].map((text) => Buffer.from(text)) },
+        { name: `ep-${id}.local`, type: 'A', ttl, data: '198.18.0.9' },
+      ],
+    };
+  }
+
+  function keyedTable(): { presence: MdnsPresence; ups: Peer[]; foreign: string[]; requeries: string[] } {
+    const ups: Peer[] = [];
+    const foreign: string[] = [];
+    const requeries: string[] = [];
+    const presence = new MdnsPresence({
+      selfId: 'me',
+      serviceType: TYPE,
+      protocolVersion: '1',
+      onUp: (peer) => ups.push(peer),
+      onDown: () => undefined,
+      requery: (instance) => requeries.push(instance),
+      membership: seal,
+      scheme: 'https',
+      onForeign: (fqdn) => foreign.push(fqdn),
+    });
+    return { presence, ups, foreign, requeries };
+  }
+
+  void it('admits a sealed announcement at the address it signed, whoever relays it', () => {
+    const { presence, ups } = keyedTable();
+    presence.ingest(responseRecords(sealed('b', '198.18.0.3')), { address: '198.18.0.66', port: 5353 }, 0);
+    assert.deepEqual(ups, [{ id: 'b', url: 'https://198.18.0.3:5001' }], 'a replay from another host still points at the member');
+  });
+
+  void it('ignores forged, unsealed and re-addressed announcements without taking a table slot or sending a query', () => {
+    const { presence, ups, foreign, requeries } = keyedTable();
+    presence.ingest(responseRecords(sealed('b', '198.18.0.3', { mac: 'AAAAAAAAAAAAAAAAAAAAAA' })), source, 0);
+    presence.ingest(responseRecords(announcement('c', 120)), source, 0);
+    const moved = sealed('d', '198.18.0.3') as { answers: { type: string; data: unknown }[] };
+    const txt = moved.answers.find((record) => record.type === 'TXT');
+    if (txt) txt.data = (txt.data as Buffer[]).map((item) => (item.toString().startsWith('a=') ? Buffer.from('a=198.18.0.66') : item));
+    presence.ingest(responseRecords(moved), source, 0);
+    presence.ingest(responseRecords({ answers: [{ name: TYPE, type: 'PTR', ttl: 120, data: `edgepier-e.${TYPE}` }] }), source, 0);
+    assert.deepEqual(ups, []);
+    assert.deepEqual(presence.peers(), []);
+    assert.deepEqual(requeries, [], 'a bare PTR from anyone is no reason to query the LAN');
+    assert.deepEqual(foreign.sort(), [`edgepier-b.${TYPE}`, `edgepier-c.${TYPE}`, `edgepier-d.${TYPE}`]);
+  });
+
+  void it('takes a goodbye only with a valid seal', () => {
+    const { presence, ups } = keyedTable();
+    presence.ingest(responseRecords(sealed('b', '198.18.0.3')), source, 0);
+    presence.ingest(responseRecords(sealed('b', '198.18.0.3', { mac: 'AAAAAAAAAAAAAAAAAAAAAA', ttl: 0 })), source, 1);
+    assert.equal(presence.peers().length, 1, 'a forged goodbye is ignored');
+    presence.ingest(responseRecords(sealed('b', '198.18.0.3', { ttl: 0 })), source, 2);
+    assert.deepEqual(presence.peers(), []);
+    assert.equal(ups.length, 1);
   });
 });
