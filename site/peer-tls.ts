@@ -8,7 +8,7 @@ import type { SiteKey } from './site-key.js';
  * authentication with no certificates to issue or distribute, and ECDHE gives forward
  * secrecy: a key that leaks later does not decrypt recorded traffic.
  */
-export const PEER_TLS_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305:DHE-PSK-AES256-GCM-SHA384';
+export const PEER_TLS_CIPHERS = 'ECDHE-PSK-CHACHA20-POLY1305';
 
 /** Identities are node ids; bounded so a handshake cannot make us hold much. */
 const MAX_IDENTITY_LENGTH = 128;
