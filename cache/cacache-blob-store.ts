@@ -46,7 +46,7 @@ export class CacacheBlobStore implements BlobStore {
         return undefined;
       }
       const metadata = (info.metadata ?? {}) as EntryMetadata;
-      return { digest: digest.value, size: file.size, ...(metadata.mediaType ? { mediaType: metadata.mediaType } : {}) };
+      return { digest: digest.value, size: file.size, mtimeMs: file.mtimeMs, ...(metadata.mediaType ? { mediaType: metadata.mediaType } : {}) };
     } catch {
       // The index names content that is gone (removed by hand, or by `cacache verify`).
       await cacache.rm.entry(this.directory, blobKey(digest));
