@@ -7,6 +7,7 @@ import { resolveCacheBudget } from '../cache/cache-budget.js';
 import { removeStaleSpools } from '../cache/cache-gc.js';
 import { PinFile } from '../cache/pins.js';
 import { UsageJournal } from '../cache/usage-journal.js';
+import { CacacheReferrersStore } from '../cache/cacache-referrers-store.js';
 import { CacacheTagStore } from '../cache/cacache-tag-store.js';
 import type { EdgePierConfig } from '../config/edgepier-config.js';
 import { formatHostPort } from '../config/parse-host-port.js';
@@ -127,6 +128,7 @@ export class EdgePierNode {
     this.mirror = new PullThroughMirror({
       store,
       tags: new CacacheTagStore(config.cacheDir),
+      referrers: new CacacheReferrersStore(config.cacheDir),
       logger: logger.child({ component: 'mirror' }),
       tagTimeoutMs: config.tagTimeout,
       peers: site,

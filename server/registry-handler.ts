@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'koa';
+import type { Logger } from 'pino';
 import type { PullThroughMirror } from '../mirror/pull-through-mirror.js';
 import type { RegistryRouter } from '../mirror/registry-router.js';
 import { rangeLength, resolveRange } from '../oci/byte-range.js';
@@ -11,11 +12,14 @@ import { API_VERSION_HEADER } from './oci-error-response.js';
 import { OWNER_FETCH_HEADER, OWNER_FETCH_QUERY, PEER_HEADER, PEER_QUERY, RESOLVED_AT_HEADER } from '../peer/peer-protocol.js';
 import type { RequestOrigin } from '../mirror/request-origin.js';
 import { SOURCE_HEADER, STALE_HEADER } from './headers.js';
+import { serveReferrers } from './referrers-response.js';
 import type { EdgePierState } from './request-context.js';
+import { serveTagList } from './tag-list-response.js';
 
 export interface RegistryHandlerDependencies {
   readonly mirror: PullThroughMirror;
   readonly router: RegistryRouter;
+  readonly logger: Logger;
 }
 
 type RegistryContext = Context & { state: EdgePierState };
@@ -40,8 +44,12 @@ export function createRegistryHandler(deps: RegistryHandlerDependencies): (ctx: 
     const origin = requestOrigin(ctx);
     if (target.kind === 'manifest') {
       await serveManifest(ctx, deps.mirror, route, target.reference, origin);
+    } else if (target.kind === 'tags') {
+      await serveTagList(ctx, deps.mirror, route, target.name, origin);
+    } else if (target.kind === 'referrers') {
+      await serveReferrers(ctx, deps.mirror, route, target.digest, origin);
     } else {
-      await serveBlob(ctx, deps.mirror, route, target.digest, origin);
+      await serveBlob(ctx, deps.mirror, route, target.digest, origin, deps.logger);
     }
   };
 }
@@ -75,6 +83,7 @@ async function serveBlob(
   route: ReturnType<RegistryRouter['resolve']>,
   digest: Digest,
   origin: RequestOrigin,
+  logger: Logger,
 ): Promise<void> {
   ctx.state.facts.digest = digest.value;
   const blobHeaders = (source: string): Record<string, string> => ({
@@ -116,10 +125,24 @@ async function serveBlob(
   stream.on('data', (chunk: Buffer) => {
     sent += chunk.length;
   });
+  // Whichever side broke first is the cause: pipeline then destroys the other with it.
+  let brokeFirst: 'client' | 'source' | undefined;
+  response.once('close', () => {
+    if (!response.writableFinished) brokeFirst ??= 'client';
+  });
+  stream.once('error', () => {
+    brokeFirst ??= 'source';
+  });
   try {
     await pipeline(stream, response);
-  } catch {
+  } catch (error) {
     ctx.state.facts.aborted = true;
+    const code = errorCode(error);
+    ctx.state.facts.error = code;
+    // The headers are out: the cut connection is all the client learns, so the log must say why.
+    const line = { digest: digest.value, source: handle.source, sent, err: error instanceof Error ? error.message : String(error), code };
+    if (brokeFirst === 'client') logger.info(line, 'client went away mid-stream');
+    else logger.warn(line, 'blob stream failed mid-response');
   } finally {
     ctx.state.facts.bytes = sent;
   }
@@ -135,4 +158,8 @@ function requestOrigin(ctx: RegistryContext): RequestOrigin {
   ctx.state.facts.peer = peer.slice(0, 64);
   const ownerFetch = ctx.get(OWNER_FETCH_HEADER) === '1' || ctx.query[OWNER_FETCH_QUERY] === '1';
   return { fromPeer: true, ownerFetch, peerId: peer.slice(0, 64) };
+}
+
+function errorCode(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'ERROR';
 }
