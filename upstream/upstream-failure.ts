@@ -48,7 +48,9 @@ export function upstreamStatusError(status: number, what: UpstreamResource, regi
       ? `upstream ${registry} refused access (HTTP ${status}); check the credentials configured for it`
       : code === 'UPSTREAM_ERROR'
         ? `upstream ${registry} answered HTTP ${status}`
-        : `${what === 'tags' ? 'repository' : what} not found at upstream ${registry}`;
+        : code === 'TOOMANYREQUESTS'
+          ? `upstream ${registry} is rate limiting (HTTP 429); retry later`
+          : `${what === 'tags' ? 'repository' : what} not found at upstream ${registry}`;
   return new OciError(code, message, { detail: { upstream: registry, status } });
 }
 
