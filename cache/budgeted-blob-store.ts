@@ -338,7 +338,7 @@ export class BudgetedBlobStore implements BlobStore {
     const record = { digest: stored.digest, size: stored.size, lastUsed: now, ...(stored.mediaType ? { mediaType: stored.mediaType } : {}) };
     this.setEntry(record, now);
     // Hashed on the way in by this very process: ranges need no whole-file check first.
-    this.verification?.trust(stored.digest);
+    this.verification?.trust(stored);
     this.options.journal?.added(record);
     this.scheduleEviction();
   }

@@ -34,10 +34,14 @@ export class ServeVerification {
 
   constructor(private readonly options: ServeVerificationOptions) {}
 
-  /** Hashed on the way in by this process (a commit): the file's stamp is taken in the background. */
-  trust(digest: string): void {
-    this.verified.set(digest, undefined);
-    this.captureStamp(digest);
+  /** Hashed on the way in by this process (a commit); without the file's mtime, it is read in the background. */
+  trust(stored: StoredBlob): void {
+    if (stored.mtimeMs !== undefined) {
+      this.verified.set(stored.digest, { size: stored.size, mtimeMs: stored.mtimeMs });
+      return;
+    }
+    this.verified.set(stored.digest, undefined);
+    this.captureStamp(stored.digest);
   }
 
   forget(digest: string): void {
