@@ -8,6 +8,8 @@ export interface StoredBlob {
   readonly size: number;
   /** Set for manifests, whose Content-Type clients need back. */
   readonly mediaType?: string;
+  /** The content file's mtime, where there is a file (tells a rewritten file from the verified one). */
+  readonly mtimeMs?: number;
 }
 
 /**

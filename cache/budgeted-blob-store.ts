@@ -5,23 +5,24 @@ import { parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
 import { CodedError, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
 import type { CacheBudget } from './cache-budget.js';
-import { DigestVerifier } from './digest-verifier.js';
+import { OPEN_GRACE_MS, runEvictionPass, type EvictionReport } from './lru-eviction-pass.js';
 import { isDiskFull } from './disk-full.js';
-import { HoldBackVerifier } from './hold-back-verifier.js';
+import { DiskFullWriter } from './disk-full-writer.js';
+import { reconcileInventory } from './inventory-reconciliation.js';
+import { ServeVerification } from './serve-verification.js';
+import { TrackedWriter } from './tracked-writer.js';
+import { UseCounts } from './use-counts.js';
 import type { PinnedDigests } from './pins.js';
 import type { UsageJournal, UsageRecord } from './usage-journal.js';
+
+export type { EvictionReport } from './lru-eviction-pass.js';
 
 /** Why a blob left the store; every reason means "stop advertising it". */
 export type RemovalReason = 'evicted' | 'corrupt' | 'missing' | 'removed';
 
-/**
- * A blob looked up by `stat` is about to be opened: it is not evicted for this long, so the
- * mirror's stat-then-open never finds the file gone in between.
- */
-const OPEN_GRACE_MS = 2_000;
 /** A serve is written to the journal at most this often per blob (the LRU needs minutes, not ms). */
 const USE_PERSIST_MS = 60_000;
-/** Blobs up to this size are hash-checked inside `stat` on first use, so a corrupt one reads as a miss. */
+/** Blobs up to this size are hash-checked inside `stat` when unchecked, so a corrupt one reads as a miss. */
 const VERIFY_IN_STAT_BYTES = 4 * 1024 * 1024;
 /** While a spool grows, re-check the budget each time this many bytes were written. */
 const SPOOL_CHECK_BYTES = 8 * 1024 * 1024;
@@ -29,7 +30,7 @@ const SPOOL_CHECK_BYTES = 8 * 1024 * 1024;
 export interface BudgetedBlobStoreOptions {
   readonly inner: BlobStore;
   readonly logger: Logger;
-  /** Absent: no limit (the store still tracks use and verifies on first serve). */
+  /** Absent: no limit (the store still tracks use and verifies what it serves). */
   readonly budget?: CacheBudget;
   readonly pins?: PinnedDigests;
   /** Persists the inventory and last-use times; absent: kept in memory only. */
@@ -38,8 +39,8 @@ export interface BudgetedBlobStoreOptions {
   readonly onRemoved?: (digest: string, reason: RemovalReason, bytes: number) => void;
   /** Told when the background reconciliation finds a blob the journal did not know. */
   readonly onAdded?: (digest: string) => void;
-  /** Hash-check each blob the first time it is served after start (default true). */
-  readonly verifyOnFirstServe?: boolean;
+  /** Hash-check what is served (serve-verification.ts; default true). Off only for measurements. */
+  readonly verifyServes?: boolean;
   readonly now?: () => number;
 }
 
@@ -55,30 +56,22 @@ interface Entry {
   knownSince: number;
 }
 
-/** What one eviction pass did (logged, and quoted by the benchmarks). */
-export interface EvictionReport {
-  readonly evicted: number;
-  readonly freedBytes: number;
-  readonly usedBytes: number;
-  readonly candidates: number;
-  readonly ms: number;
-}
-
 /**
  * A `BlobStore` decorator that keeps the cache inside its budget. It knows every committed
  * blob's size and last use, which blobs are being read or written right now, and which are
  * pinned; when the budget is passed it removes least-recently-used blobs down to the
  * low-water mark. Eviction runs beside serving, never in front of it.
  *
- * It also refuses to serve corrupt content: a blob is hash-checked the first time it is
- * served after start (while streaming, last chunk held back until the hash matches), and
- * a blob that fails is removed so the next request fetches it again.
+ * It also refuses to serve corrupt content (serve-verification.ts): every whole-blob serve
+ * is hashed while it streams, and a blob that fails is removed so the next request fetches
+ * it again.
  */
 export class BudgetedBlobStore implements BlobStore {
   private readonly entries = new Map<string, Entry>();
-  private readonly inUse = new Map<string, number>();
+  /** Blobs being read or written: never evicted or dropped from the inventory meanwhile. */
+  private readonly inUse = new UseCounts();
   private readonly removing = new Set<string>();
-  private readonly verified = new Set<string>();
+  private readonly verification: ServeVerification | undefined;
   /** Bytes in spools not yet committed: they take disk space too. */
   private spoolBytes = 0;
   private committedBytes = 0;
@@ -92,6 +85,10 @@ export class BudgetedBlobStore implements BlobStore {
 
   constructor(private readonly options: BudgetedBlobStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.verification =
+      options.verifyServes === false
+        ? undefined
+        : new ServeVerification({ inner: options.inner, logger: options.logger, onCorrupt: (digest, error) => this.dropCorrupt(digest, error) });
   }
 
   /** Bytes the cache holds (committed blobs plus growing spools). */
@@ -124,10 +121,10 @@ export class BudgetedBlobStore implements BlobStore {
     const entry = this.track(stored);
     entry.statAt = this.now();
     this.markUsed(digest.value, entry);
-    if (stored.size <= VERIFY_IN_STAT_BYTES && this.needsVerify(digest.value)) {
+    if (this.verification && stored.size <= VERIFY_IN_STAT_BYTES && !this.verification.isCurrent(stored)) {
       // Small blobs (manifests, configs) are checked whole before the mirror decides it has
       // them: a corrupt one becomes a miss and is fetched again, the client never notices.
-      if (!(await this.verifyWhole(digest))) return undefined;
+      if (!(await this.verification.checkWhole(digest))) return undefined;
     }
     return stored;
   }
@@ -135,42 +132,48 @@ export class BudgetedBlobStore implements BlobStore {
   async createReadStream(digest: Digest, range?: ByteRange): Promise<Readable> {
     await this.load();
     if (this.removing.has(digest.value)) throw new CodedError('ENOENT', `${digest.value} is being removed`);
-    this.acquire(digest.value);
+    this.inUse.acquire(digest.value);
     let stream: Readable;
     try {
       const entry = this.entries.get(digest.value);
       if (entry) this.markUsed(digest.value, entry);
       const whole = !range || (range.start === 0 && entry !== undefined && range.end >= entry.size - 1);
-      if (this.needsVerify(digest.value) && !whole) {
-        // A part cannot be checked on its own: check the whole file first (rare: resumes).
-        if (!(await this.verifyWhole(digest))) {
-          throw new OciError('UNAVAILABLE', `cached ${digest.value} was corrupt and is removed; retry to fetch it again`, { headers: { 'Retry-After': '0' } });
+      const verification = this.verification;
+      if (verification && !whole) {
+        // A part cannot be checked on its own. Never checked here: check the whole file
+        // first (rare: resumes). Checked before: only a changed file is checked again.
+        if (!verification.isVerified(digest.value)) {
+          if (!(await verification.checkWhole(digest))) {
+            throw new OciError('UNAVAILABLE', `cached ${digest.value} was corrupt and is removed; retry to fetch it again`, { headers: { 'Retry-After': '0' } });
+          }
+        } else {
+          await verification.checkBehindRange(digest);
         }
       }
       stream = await this.options.inner.createReadStream(digest, range);
-      if (this.needsVerify(digest.value) && whole) stream = this.verifying(digest, stream);
+      if (verification && whole) stream = verification.verifying(digest, stream);
     } catch (error) {
-      this.release(digest.value);
+      this.inUse.release(digest.value);
       throw error;
     }
     let released = false;
     stream.once('close', () => {
       if (released) return;
       released = true;
-      this.release(digest.value);
+      this.inUse.release(digest.value);
     });
     return stream;
   }
 
   async createWriter(digest: Digest, options: { mediaType?: string } = {}): Promise<BlobWriter> {
     await this.load();
-    this.acquire(digest.value);
+    this.inUse.acquire(digest.value);
     let writer: BlobWriter;
     try {
       writer = await this.options.inner.createWriter(digest, options);
     } catch (error) {
       if (!isDiskFull(error)) {
-        this.release(digest.value);
+        this.inUse.release(digest.value);
         throw error;
       }
       // The spool could not even be created: a writer that fails its first write lets the
@@ -183,7 +186,7 @@ export class BudgetedBlobStore implements BlobStore {
       diskFull: (error) => this.options.logger.warn({ digest: digest.value, err: String(error) }, 'disk full: caching is off for this download'),
       released: (spooled) => {
         this.spoolBytes -= spooled;
-        this.release(digest.value);
+        this.inUse.release(digest.value);
       },
     });
   }
@@ -204,11 +207,7 @@ export class BudgetedBlobStore implements BlobStore {
     this.reconcile().catch((error: unknown) => this.options.logger.warn({ err: String(error) }, 'cache reconciliation failed'));
   }
 
-  /**
-   * Brings the inventory in line with the inner store's own listing (slow on a big cache,
-   * so it runs in the background): adds what the journal missed (a crash after commit),
-   * drops what is gone (removed by hand or by `edgepier cache verify`), fixes sizes.
-   */
+  /** Checks the inventory against the inner store's listing in the background (inventory-reconciliation.ts). */
   reconcile(): Promise<void> {
     this.reconciling ??= this.reconcileEntries();
     return this.reconciling;
@@ -274,29 +273,23 @@ export class BudgetedBlobStore implements BlobStore {
   }
 
   private async reconcileEntries(): Promise<void> {
-    const started = this.now();
-    const seen = new Set<string>();
-    let added = 0;
-    for await (const blob of this.options.inner.list()) {
-      seen.add(blob.digest);
-      const entry = this.entries.get(blob.digest);
-      if (entry && entry.size === blob.size) continue;
-      const record = { digest: blob.digest, size: blob.size, lastUsed: entry?.lastUsed ?? started, ...(blob.mediaType ? { mediaType: blob.mediaType } : {}) };
-      this.setEntry(record, entry?.knownSince ?? started);
-      this.options.journal?.added(record);
-      if (!entry) {
-        added += 1;
-        this.options.onAdded?.(blob.digest);
-      }
-    }
-    let dropped = 0;
-    for (const [digest, entry] of [...this.entries]) {
-      // Entries learnt after the listing began may simply be newer than it.
-      if (seen.has(digest) || entry.knownSince >= started || this.isInUse(digest)) continue;
-      this.forget(digest, 'missing');
-      dropped += 1;
-    }
-    this.options.logger.info({ blobs: this.entries.size, added, dropped, bytes: this.committedBytes, ms: this.now() - started }, 'cache inventory reconciled');
+    await reconcileInventory({
+      inner: this.options.inner,
+      now: this.now,
+      entry: (digest) => this.entries.get(digest),
+      digests: () => [...this.entries.keys()],
+      set: (record, knownSince) => {
+        this.setEntry(record, knownSince);
+        this.options.journal?.added(record);
+      },
+      added: (digest) => this.options.onAdded?.(digest),
+      missing: (digest) => {
+        if (this.inUse.has(digest)) return false;
+        this.forget(digest, 'missing');
+        return true;
+      },
+      summary: (counts) => this.options.logger.info({ blobs: this.entries.size, ...counts, bytes: this.committedBytes }, 'cache inventory reconciled'),
+    });
     this.scheduleEviction();
   }
 
@@ -307,36 +300,6 @@ export class BudgetedBlobStore implements BlobStore {
       entry.persistedUse = now;
       this.options.journal?.used(digest, now);
     }
-  }
-
-  private needsVerify(digest: string): boolean {
-    return this.options.verifyOnFirstServe !== false && !this.verified.has(digest);
-  }
-
-  /** Reads and hashes the whole blob; removes it when it does not match. */
-  private async verifyWhole(digest: Digest): Promise<boolean> {
-    const verifier = new DigestVerifier(digest);
-    try {
-      for await (const chunk of await this.options.inner.createReadStream(digest)) verifier.update(chunk as Buffer);
-      verifier.verify();
-    } catch (error) {
-      if ((error as { code?: unknown }).code === 'ENOENT') return false;
-      await this.dropCorrupt(digest, error);
-      return false;
-    }
-    this.verified.add(digest.value);
-    return true;
-  }
-
-  private verifying(digest: Digest, stream: Readable): Readable {
-    const verifier = new HoldBackVerifier(digest, (ok) => {
-      if (!ok) return this.dropCorrupt(digest, new Error('hash mismatch while serving'));
-      this.verified.add(digest.value);
-      return undefined;
-    });
-    stream.once('error', (error) => verifier.destroy(error));
-    verifier.once('close', () => stream.destroy());
-    return stream.pipe(verifier);
   }
 
   private async dropCorrupt(digest: Digest, error: unknown): Promise<void> {
@@ -355,26 +318,12 @@ export class BudgetedBlobStore implements BlobStore {
 
   private forget(digest: string, reason: RemovalReason): void {
     const entry = this.entries.get(digest);
-    this.verified.delete(digest);
+    this.verification?.forget(digest);
     if (!entry) return;
     this.entries.delete(digest);
     this.committedBytes -= entry.size;
     this.options.journal?.removed(digest);
     this.options.onRemoved?.(digest, reason, entry.size);
-  }
-
-  private acquire(digest: string): void {
-    this.inUse.set(digest, (this.inUse.get(digest) ?? 0) + 1);
-  }
-
-  private release(digest: string): void {
-    const count = (this.inUse.get(digest) ?? 0) - 1;
-    if (count > 0) this.inUse.set(digest, count);
-    else this.inUse.delete(digest);
-  }
-
-  private isInUse(digest: string): boolean {
-    return (this.inUse.get(digest) ?? 0) > 0;
   }
 
   private spoolGrew(bytes: number): void {
@@ -388,8 +337,8 @@ export class BudgetedBlobStore implements BlobStore {
     const now = this.now();
     const record = { digest: stored.digest, size: stored.size, lastUsed: now, ...(stored.mediaType ? { mediaType: stored.mediaType } : {}) };
     this.setEntry(record, now);
-    // Hashed on the way in by this very process: no need to hash it again on first serve.
-    this.verified.add(stored.digest);
+    // Hashed on the way in by this very process: ranges need no whole-file check first.
+    this.verification?.trust(stored);
     this.options.journal?.added(record);
     this.scheduleEviction();
   }
@@ -418,154 +367,32 @@ export class BudgetedBlobStore implements BlobStore {
   }
 
   private async evictPass(budget: CacheBudget): Promise<void> {
-    if (this.usedBytes <= budget.maxBytes) return;
-    const started = performance.now();
-    const pinned = (await this.options.pins?.pinnedDigests().catch((error: unknown) => {
-      // Unreadable pins: evicting a pinned image would break a promise, so evict nothing.
-      this.options.logger.error({ err: String(error) }, 'pins unreadable: eviction skipped');
-      return undefined;
-    })) ?? (this.options.pins ? undefined : new Set<string>());
-    if (!pinned) return;
-    const now = this.now();
-    let protectedByGrace = false;
-    const candidates = [...this.entries]
-      .filter(([digest, entry]) => {
-        if (pinned.has(digest) || this.isInUse(digest) || this.removing.has(digest)) return false;
-        if (now - entry.statAt < OPEN_GRACE_MS) {
-          protectedByGrace = true;
-          return false;
-        }
-        return true;
-      })
-      .sort(([, a], [, b]) => a.lastUsed - b.lastUsed);
-    let evicted = 0;
-    let freedBytes = 0;
-    for (const [digest, entry] of candidates) {
-      if (this.usedBytes <= budget.lowWaterBytes) break;
-      // Re-checked after every await: a reader may have arrived meanwhile.
-      if (this.isInUse(digest) || this.entries.get(digest) !== entry || this.now() - entry.statAt < OPEN_GRACE_MS) continue;
-      this.removing.add(digest);
-      try {
-        await this.options.inner.remove(parseDigest(digest));
-      } catch (error) {
-        this.options.logger.warn({ digest, err: String(error) }, 'could not evict a blob');
-        continue;
-      } finally {
-        this.removing.delete(digest);
-      }
-      this.forget(digest, 'evicted');
-      evicted += 1;
-      freedBytes += entry.size;
+    const outcome = await runEvictionPass(
+      {
+        usedBytes: () => this.usedBytes,
+        entries: () => [...this.entries],
+        current: (digest) => this.entries.get(digest),
+        isBusy: (digest) => this.inUse.has(digest) || this.removing.has(digest),
+        evict: async (digest) => {
+          this.removing.add(digest);
+          try {
+            await this.options.inner.remove(parseDigest(digest));
+          } finally {
+            this.removing.delete(digest);
+          }
+          this.forget(digest, 'evicted');
+        },
+        now: this.now,
+        logger: this.options.logger,
+        ...(this.options.pins ? { pins: this.options.pins } : {}),
+      },
+      budget,
+    );
+    if (outcome.report) this.lastReport = outcome.report;
+    if (outcome.retryAfterGrace) {
+      // Only blobs about to be served stand in the way: try again once they are open.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.scheduleEviction(), OPEN_GRACE_MS).unref();
     }
-    this.lastReport = { evicted, freedBytes, usedBytes: this.usedBytes, candidates: candidates.length, ms: performance.now() - started };
-    this.options.logger.info({ ...this.lastReport, maxBytes: budget.maxBytes, lowWaterBytes: budget.lowWaterBytes }, 'cache eviction');
-    if (this.usedBytes > budget.maxBytes) {
-      if (protectedByGrace) {
-        // Only blobs about to be served stand in the way: try again once they are open.
-        clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => this.scheduleEviction(), OPEN_GRACE_MS).unref();
-      } else {
-        this.options.logger.warn({ usedBytes: this.usedBytes, maxBytes: budget.maxBytes }, 'cache over budget: the rest is pinned or in use');
-      }
-    }
-  }
-}
-
-interface WriterEvents {
-  written(bytes: number): void;
-  committed(stored: StoredBlob, spooled: number): void;
-  diskFull(error: unknown): void;
-  released(spooled: number): void;
-}
-
-/** Reports a writer's growth, commit and release to the store that counts them. */
-class TrackedWriter implements BlobWriter {
-  private spooled = 0;
-  private released = false;
-  private reportedFull = false;
-
-  constructor(
-    private readonly inner: BlobWriter,
-    private readonly events: WriterEvents,
-  ) {}
-
-  get digest(): Digest {
-    return this.inner.digest;
-  }
-
-  get bytesWritten(): number {
-    return this.inner.bytesWritten;
-  }
-
-  async write(chunk: Buffer): Promise<void> {
-    try {
-      await this.inner.write(chunk);
-    } catch (error) {
-      this.noteFull(error);
-      throw error;
-    }
-    this.spooled += chunk.length;
-    this.events.written(chunk.length);
-  }
-
-  read(position: number, length: number): Promise<Buffer> {
-    return this.inner.read(position, length);
-  }
-
-  async commit(): Promise<StoredBlob> {
-    let stored: StoredBlob;
-    try {
-      stored = await this.inner.commit();
-    } catch (error) {
-      this.noteFull(error);
-      throw error;
-    }
-    this.events.committed(stored, this.spooled);
-    this.spooled = 0;
-    return stored;
-  }
-
-  async abort(): Promise<void> {
-    try {
-      await this.inner.abort();
-    } finally {
-      if (!this.released) {
-        this.released = true;
-        this.events.released(this.spooled);
-        this.spooled = 0;
-      }
-    }
-  }
-
-  private noteFull(error: unknown): void {
-    if (!isDiskFull(error) || this.reportedFull) return;
-    this.reportedFull = true;
-    this.events.diskFull(error);
-  }
-}
-
-/** Stands in for a spool that could not be created because the disk is full. */
-class DiskFullWriter implements BlobWriter {
-  readonly bytesWritten = 0;
-
-  constructor(
-    readonly digest: Digest,
-    private readonly error: unknown,
-  ) {}
-
-  write(): Promise<void> {
-    return Promise.reject(this.error instanceof Error ? this.error : new Error(String(this.error)));
-  }
-
-  read(): Promise<Buffer> {
-    return Promise.resolve(Buffer.alloc(0));
-  }
-
-  commit(): Promise<StoredBlob> {
-    return Promise.reject(this.error instanceof Error ? this.error : new Error(String(this.error)));
-  }
-
-  abort(): Promise<void> {
-    return Promise.resolve();
   }
 }

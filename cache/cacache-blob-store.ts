@@ -46,7 +46,7 @@ export class CacacheBlobStore implements BlobStore {
         return undefined;
       }
       const metadata = (info.metadata ?? {}) as EntryMetadata;
-      return { digest: digest.value, size: file.size, ...(metadata.mediaType ? { mediaType: metadata.mediaType } : {}) };
+      return { digest: digest.value, size: file.size, mtimeMs: file.mtimeMs, ...(metadata.mediaType ? { mediaType: metadata.mediaType } : {}) };
     } catch {
       // The index names content that is gone (removed by hand, or by `cacache verify`).
       await cacache.rm.entry(this.directory, blobKey(digest));
@@ -156,6 +156,8 @@ class SpoolWriter implements BlobWriter {
     // Data reaches the disk before the rename makes it visible: after a crash the content
     // path holds either nothing or the whole verified blob.
     await this.handle.datasync();
+    // The stamp serve verification compares against later (a rename keeps the mtime).
+    const { mtimeMs } = await this.handle.stat();
     const integrity = toIntegrity(this.digest);
     const target = contentPath(this.cacheDirectory, integrity);
     await mkdir(dirname(target), { recursive: true });
@@ -164,7 +166,7 @@ class SpoolWriter implements BlobWriter {
       size: this.written,
       metadata: this.mediaType ? { mediaType: this.mediaType } : {},
     });
-    return { digest: this.digest.value, size: this.written, ...(this.mediaType ? { mediaType: this.mediaType } : {}) };
+    return { digest: this.digest.value, size: this.written, mtimeMs, ...(this.mediaType ? { mediaType: this.mediaType } : {}) };
   }
 
   async abort(): Promise<void> {

@@ -1,5 +1,5 @@
 import cacache from 'cacache';
-import { tagKey, type TagLocation, type TagRecord, type TagStore } from './tag-store.js';
+import { tagKey, tagKeyPrefix, type TagLocation, type TagRecord, type TagStore } from './tag-store.js';
 
 /** Tag records as small JSON entries in the same cacache directory as the blobs. */
 export class CacacheTagStore implements TagStore {
@@ -20,5 +20,15 @@ export class CacacheTagStore implements TagStore {
 
   async set(location: TagLocation, record: TagRecord): Promise<void> {
     await cacache.put(this.directory, tagKey(location), JSON.stringify(record));
+  }
+
+  /** Walks the whole index (blobs included): only asked when upstream cannot answer a tag list. */
+  async list(registry: string, repository: string): Promise<string[]> {
+    const prefix = tagKeyPrefix(registry, repository);
+    const tags: string[] = [];
+    for await (const entry of cacache.ls.stream(this.directory) as AsyncIterable<{ key: string }>) {
+      if (entry.key.startsWith(prefix)) tags.push(entry.key.slice(prefix.length));
+    }
+    return tags;
   }
 }

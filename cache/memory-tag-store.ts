@@ -1,4 +1,4 @@
-import { tagKey, type TagLocation, type TagRecord, type TagStore } from './tag-store.js';
+import { tagKey, tagKeyPrefix, type TagLocation, type TagRecord, type TagStore } from './tag-store.js';
 
 export class MemoryTagStore implements TagStore {
   private readonly records = new Map<string, TagRecord>();
@@ -10,5 +10,10 @@ export class MemoryTagStore implements TagStore {
   set(location: TagLocation, record: TagRecord): Promise<void> {
     this.records.set(tagKey(location), record);
     return Promise.resolve();
+  }
+
+  list(registry: string, repository: string): Promise<string[]> {
+    const prefix = tagKeyPrefix(registry, repository);
+    return Promise.resolve([...this.records.keys()].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length)));
   }
 }

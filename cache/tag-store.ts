@@ -16,8 +16,15 @@ export interface TagLocation {
 export interface TagStore {
   get(location: TagLocation): Promise<TagRecord | undefined>;
   set(location: TagLocation, record: TagRecord): Promise<void>;
+  /** Every tag with a record in one repository (what this node can resolve offline), unsorted. */
+  list(registry: string, repository: string): Promise<string[]>;
 }
 
 export function tagKey(location: TagLocation): string {
-  return `tag:${location.registry}/${location.repository}:${location.tag}`;
+  return `${tagKeyPrefix(location.registry, location.repository)}${location.tag}`;
+}
+
+/** Tags hold neither `/` nor `:`, so everything after this prefix is one tag of this repository. */
+export function tagKeyPrefix(registry: string, repository: string): string {
+  return `tag:${registry}/${repository}:`;
 }

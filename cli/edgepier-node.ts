@@ -10,6 +10,7 @@ import { PinFile } from '../cache/pins.js';
 import { PrivateDigestList } from '../cache/private-digest-list.js';
 import { ClientAllowList } from '../config/client-allow-list.js';
 import { UsageJournal } from '../cache/usage-journal.js';
+import { CacacheReferrersStore } from '../cache/cacache-referrers-store.js';
 import { CacacheTagStore } from '../cache/cacache-tag-store.js';
 import type { EdgePierConfig } from '../config/edgepier-config.js';
 import { formatHostPort } from '../config/parse-host-port.js';
@@ -153,6 +154,7 @@ export class EdgePierNode {
     this.mirror = new PullThroughMirror({
       store,
       tags: new CacacheTagStore(config.cacheDir),
+      referrers: new CacacheReferrersStore(config.cacheDir),
       logger: logger.child({ component: 'mirror' }),
       tagTimeoutMs: config.tagTimeout,
       peers: site,

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../cache/blob-store.js';
 import { hasCode } from '../cache/blob-store.js';
+import { isDiskFull } from '../cache/disk-full.js';
 import type { TagLocation, TagStore } from '../cache/tag-store.js';
 import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { declaredMediaType } from '../oci/media-types.js';
@@ -124,7 +125,13 @@ export class ManifestMirror {
     const known = await this.options.tags.get(location);
     const now = Date.now();
     if (known && known.digest === digest && known.mediaType === mediaType && now - known.resolvedAt < TAG_RECONFIRM_MS) return;
-    await this.options.tags.set(location, { digest, mediaType, resolvedAt: now });
+    try {
+      await this.options.tags.set(location, { digest, mediaType, resolvedAt: now });
+    } catch (error) {
+      // The record only serves a later offline start: a full disk must not fail this pull.
+      if (!isDiskFull(error)) throw error;
+      this.options.logger.warn({ tag: location.tag, err: String(error) }, 'disk full: tag mapping not recorded');
+    }
   }
 
   /** The WAN is down and this node never saw the tag: maybe a neighbour did. */
@@ -159,7 +166,8 @@ export class ManifestMirror {
       const body = await readAll(await this.options.store.createReadStream(digest));
       return { digest: digest.value, mediaType: declaredMediaType(body) ?? mediaType, size: body.length, body, source: 'cache' };
     } catch (error) {
-      if (hasCode(error, 'ENOENT')) return undefined;
+      // Gone, or found corrupt while read (and so dropped): a miss, fetched again.
+      if (hasCode(error, 'ENOENT') || hasCode(error, 'EINTEGRITY')) return undefined;
       throw error;
     }
   }
@@ -167,11 +175,19 @@ export class ManifestMirror {
   private async storeManifest(route: RegistryRoute, digest: Digest, body: Buffer, mediaType: string): Promise<void> {
     if (route.authenticated) await this.options.privateContent?.markPrivate(digest.value);
     if (await this.options.store.stat(digest)) return;
-    const writer = await this.options.store.createWriter(digest, { mediaType });
+    const writer = await this.options.store.createWriter(digest, { mediaType }).catch((error: unknown) => {
+      if (isDiskFull(error)) return undefined;
+      throw error;
+    });
+    if (!writer) return;
     try {
       await writer.write(body);
       await writer.commit();
       this.options.holdings?.holding(digest.value);
+    } catch (error) {
+      // Caching is an optimisation: on a full disk the manifest is served uncached.
+      if (!isDiskFull(error)) throw error;
+      this.options.logger.warn({ digest: digest.value, err: String(error) }, 'disk full: manifest served uncached');
     } finally {
       await writer.abort();
     }

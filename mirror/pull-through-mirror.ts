@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { BlobStore } from '../cache/blob-store.js';
+import { MemoryReferrersStore } from '../cache/memory-referrers-store.js';
+import type { ReferrersStore } from '../cache/referrers-store.js';
 import type { TagStore } from '../cache/tag-store.js';
 import type { Digest } from '../oci/digest.js';
 import type { ManifestReference } from '../oci/parse-request-path.js';
@@ -9,7 +11,10 @@ import type { BlobHandle, BlobRedirect, ContentSource, ManifestResult } from './
 import type { PrivateContent } from './private-content.js';
 import type { HoldingsListener, PeerSourceProvider } from './peer-source-provider.js';
 import type { RegistryRoute } from './registry-router.js';
+import { ReferrersMirror, type ReferrersResult } from './referrers-mirror.js';
 import type { RequestOrigin } from './request-origin.js';
+import { TagListMirror, type TagListMemberSource, type TagListResult } from './tag-list-mirror.js';
+import type { TagPageRequest } from './tag-page.js';
 
 export interface PullThroughMirrorOptions {
   readonly store: BlobStore;
@@ -23,19 +28,28 @@ export interface PullThroughMirrorOptions {
   readonly holdings?: HoldingsListener;
   /** Remembers what was fetched with credentials, so an open site never shares it. */
   readonly privateContent?: PrivateContent;
+  /** Keeps referrers lists for offline answers; default: in memory only. */
+  readonly referrers?: ReferrersStore;
+  /** Site members asked for tags when upstream and this node know none (site membership; unset for now). */
+  readonly tagMembers?: TagListMemberSource;
 }
 
 /**
- * The HTTP-agnostic pull-through core, the one object the server talks to: blobs and
- * manifests over one store, one peer view and one holdings listener.
+ * The HTTP-agnostic pull-through core, the one object the server talks to: blobs,
+ * manifests, tag lists and referrers over one store, one peer view and one holdings listener.
  */
 export class PullThroughMirror {
   private readonly blobs: BlobMirror;
   private readonly manifests: ManifestMirror;
+  private readonly tagLists: TagListMirror;
+  private readonly referrerLists: ReferrersMirror;
 
   constructor(options: PullThroughMirrorOptions) {
     this.blobs = new BlobMirror(options);
     this.manifests = new ManifestMirror(options);
+    const listing = { logger: options.logger, timeoutMs: options.tagTimeoutMs };
+    this.tagLists = new TagListMirror({ ...listing, tags: options.tags, ...(options.tagMembers ? { members: options.tagMembers } : {}) });
+    this.referrerLists = new ReferrersMirror({ ...listing, referrers: options.referrers ?? new MemoryReferrersStore() });
   }
 
   /** Downloads currently running, by digest (for metrics and status). */
@@ -53,6 +67,14 @@ export class PullThroughMirror {
 
   getManifest(route: RegistryRoute, reference: ManifestReference, options: RequestOrigin & { method: 'GET' | 'HEAD' }): Promise<ManifestResult> {
     return this.manifests.getManifest(route, reference, options);
+  }
+
+  listTags(route: RegistryRoute, request: TagPageRequest, origin: RequestOrigin): Promise<TagListResult> {
+    return this.tagLists.listTags(route, request, origin);
+  }
+
+  referrers(route: RegistryRoute, subject: Digest, artifactType: string | undefined, origin: RequestOrigin): Promise<ReferrersResult> {
+    return this.referrerLists.referrers(route, subject, artifactType, origin);
   }
 
   /** Stops every running download (shutdown). */

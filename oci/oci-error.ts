@@ -1,5 +1,6 @@
 /**
- * OCI distribution error codes, plus the few EdgePier adds for a mirror's own failures.
+ * OCI distribution error codes, plus the few EdgePier adds for a mirror's own failures
+ * (and PAGINATION_NUMBER_INVALID, distribution's answer to a bad tag-list `n`).
  * Each code maps to exactly one HTTP status here, so the server maps errors in one place.
  */
 export const OCI_ERROR_STATUS = {
@@ -9,7 +10,6 @@ export const OCI_ERROR_STATUS = {
   NAME_INVALID: 400,
   DIGEST_INVALID: 400,
   MANIFEST_INVALID: 400,
-  TAG_INVALID: 400,
   SIZE_INVALID: 400,
   PATH_INVALID: 400,
   HEADER_INVALID: 431,
@@ -17,6 +17,7 @@ export const OCI_ERROR_STATUS = {
   DENIED: 403,
   UNSUPPORTED: 405,
   RANGE_INVALID: 416,
+  PAGINATION_NUMBER_INVALID: 400,
   TOOMANYREQUESTS: 429,
   /** Transparent mode: a CONNECT target or proxy request URL that is not a usable address. */
   PROXY_TARGET_INVALID: 400,

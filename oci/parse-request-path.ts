@@ -1,12 +1,14 @@
 import { parseDigest, type Digest } from './digest.js';
 import { OciError } from './oci-error.js';
-import { assertTag } from './repository-name.js';
+import { isTag } from './repository-name.js';
 
 /** What a `/v2/...` path asks for. The name is raw: which registry it belongs to is decided later. */
 export type OciPath =
   | { readonly kind: 'base' }
   | { readonly kind: 'manifest'; readonly name: string; readonly reference: ManifestReference }
-  | { readonly kind: 'blob'; readonly name: string; readonly digest: Digest };
+  | { readonly kind: 'blob'; readonly name: string; readonly digest: Digest }
+  | { readonly kind: 'tags'; readonly name: string }
+  | { readonly kind: 'referrers'; readonly name: string; readonly digest: Digest };
 
 export type ManifestReference =
   | { readonly kind: 'tag'; readonly tag: string }
@@ -31,7 +33,7 @@ export function parseRequestPath(path: string): OciPath {
   if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
     throw new OciError('NAME_INVALID', 'empty or dot path segments are not allowed');
   }
-  if (segments.length < 3) throw new OciError('PATH_INVALID', 'expected /v2/<name>/(manifests|blobs)/<reference>');
+  if (segments.length < 3) throw new OciError('PATH_INVALID', 'expected /v2/<name>/(manifests|blobs|referrers)/<reference> or /v2/<name>/tags/list');
   const reference = segments[segments.length - 1] ?? '';
   const keyword = segments[segments.length - 2];
   const name = segments.slice(0, -2).join('/');
@@ -40,8 +42,18 @@ export function parseRequestPath(path: string): OciPath {
   }
   if (keyword === 'manifests') {
     if (reference.includes(':')) return { kind: 'manifest', name, reference: { kind: 'digest', digest: parseDigest(reference) } };
-    assertTag(reference);
+    // The spec's pull workflow answers a reference no manifest can have with 404, like any
+    // other unknown one (conformance: `.INVALID_MANIFEST_NAME`).
+    if (!isTag(reference)) {
+      throw new OciError('MANIFEST_UNKNOWN', `manifest unknown: ${shorten(reference)} is not a valid tag`, { detail: { reference: shorten(reference) } });
+    }
     return { kind: 'manifest', name, reference: { kind: 'tag', tag: reference } };
   }
+  if (keyword === 'tags' && reference === 'list') return { kind: 'tags', name };
+  if (keyword === 'referrers') return { kind: 'referrers', name, digest: parseDigest(reference) };
   throw new OciError('UNSUPPORTED', `unsupported endpoint: ${keyword ?? ''}`);
+}
+
+function shorten(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }

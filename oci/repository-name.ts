@@ -23,8 +23,13 @@ export function isRegistryHost(segment: string): boolean {
   return REGISTRY_HOST.test(segment) && (segment.includes('.') || segment.includes(':') || segment === 'localhost');
 }
 
+export function isTag(text: string): boolean {
+  return TAG.test(text);
+}
+
+/** For references typed by a user (the CLI): a bad tag there is a bad name, said at once. */
 export function assertTag(tag: string): void {
-  if (!TAG.test(tag)) throw new OciError('TAG_INVALID', `invalid tag: ${shorten(tag)}`);
+  if (!TAG.test(tag)) throw new OciError('NAME_INVALID', `invalid tag: ${shorten(tag)}`);
 }
 
 function shorten(text: string): string {

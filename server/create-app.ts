@@ -50,7 +50,7 @@ export function createApp(deps: AppDependencies): Koa<EdgePierState> {
   }
 
   const router = new Router<EdgePierState>();
-  router.all('/v2{/*rest}', createRegistryHandler({ mirror: deps.mirror, router: deps.router, originOf: () => ({ fromPeer: false }) }));
+  router.all('/v2{/*rest}', createRegistryHandler({ mirror: deps.mirror, router: deps.router, logger, originOf: () => ({ fromPeer: false }) }));
   if (deps.readiness) registerHealthRoutes(router, deps.readiness);
   if (deps.metrics) registerMetricsRoute(router, deps.metrics);
   if (deps.status) registerStatusRoutes(router, deps.status);

@@ -30,7 +30,7 @@ export function createPeerApp(deps: PeerAppDependencies): Koa<EdgePierState> {
   const logger = deps.logger.child({ component: 'peer-http' });
   app.use(requestLogMiddleware({ logger, nodeId: deps.nodeId, api: 'peer', observers: deps.metrics ? [deps.metrics] : [] }));
   const router = new Router<EdgePierState>();
-  router.all('/v2{/*rest}', createRegistryHandler({ mirror: deps.mirror, router: deps.router, originOf: peerAdmission(deps.siteKey) }));
+  router.all('/v2{/*rest}', createRegistryHandler({ mirror: deps.mirror, router: deps.router, logger, originOf: peerAdmission(deps.siteKey) }));
   app.use(router.routes());
   app.use(noSuchEndpoint);
   app.on('error', (error: unknown) => logger.debug({ err: error }, 'koa error after response'));

@@ -33,6 +33,7 @@ export function requestTarget(request: ServedRequest): RequestTarget | undefined
     if (target.kind === 'base') return undefined;
     const repository = request.namespace ? `${request.namespace}/${target.name}` : target.name;
     if (target.kind === 'blob') return { kind: 'blob', repository, reference: target.digest.value };
+    if (target.kind !== 'manifest') return undefined;
     const reference = target.reference.kind === 'tag' ? target.reference.tag : target.reference.digest.value;
     return { kind: 'manifest', repository, reference };
   } catch {

@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'koa';
+import type { Logger } from 'pino';
 import type { PullThroughMirror } from '../mirror/pull-through-mirror.js';
 import type { RegistryRoute, RegistryRouter } from '../mirror/registry-router.js';
 import { rangeLength, resolveRange } from '../oci/byte-range.js';
@@ -11,9 +12,14 @@ import { API_VERSION_HEADER } from './oci-error-response.js';
 import { RESOLVED_AT_HEADER } from '../peer/peer-protocol.js';
 import type { RequestOrigin } from '../mirror/request-origin.js';
 import { SOURCE_HEADER, STALE_HEADER } from './headers.js';
+import { serveReferrers } from './referrers-response.js';
 import type { EdgePierState } from './request-context.js';
+import { serveTagList } from './tag-list-response.js';
 
 export type RegistryContext = Context & { state: EdgePierState };
+
+/** What a `/v2/<name>/...` request asks for (the base `/v2/` is answered before routing). */
+export type RequestKind = 'manifest' | 'blob' | 'tags' | 'referrers';
 
 export interface RegistryHandlerDependencies {
   readonly mirror: PullThroughMirror;
@@ -21,8 +27,11 @@ export interface RegistryHandlerDependencies {
   /**
    * Who is asking, decided by the listener: always a local client on the client API; a
    * member (or a redirected client with a ticket) on the peer API. Throws to refuse.
+   * `byTag`: the answer is not content-addressed (a tag, a tag list, a referrers list), so
+   * nothing could check it.
    */
-  readonly originOf: (ctx: RegistryContext, request: { route: RegistryRoute; kind: 'manifest' | 'blob'; byTag: boolean }) => RequestOrigin;
+  readonly originOf: (ctx: RegistryContext, request: { route: RegistryRoute; kind: RequestKind; byTag: boolean }) => RequestOrigin;
+  readonly logger: Logger;
 }
 
 /** The one handler behind `/v2/*`: parse the path once, route to a registry, answer. */
@@ -42,12 +51,17 @@ export function createRegistryHandler(deps: RegistryHandlerDependencies): (ctx: 
     if (Array.isArray(ctx.query.ns)) throw new OciError('NAME_INVALID', 'ns may be given once');
     const route = deps.router.resolve(target.name, namespace);
     if (namespace !== undefined) ctx.set('OCI-Namespace', namespace);
-    const origin = deps.originOf(ctx, { route, kind: target.kind, byTag: target.kind === 'manifest' && target.reference.kind === 'tag' });
+    const byTag = (target.kind === 'manifest' && target.reference.kind === 'tag') || target.kind === 'tags' || target.kind === 'referrers';
+    const origin = deps.originOf(ctx, { route, kind: target.kind, byTag });
     if (origin.peerId !== undefined) ctx.state.facts.peer = origin.peerId;
     if (target.kind === 'manifest') {
       await serveManifest(ctx, deps.mirror, route, target.reference, origin);
+    } else if (target.kind === 'tags') {
+      await serveTagList(ctx, deps.mirror, route, target.name, origin);
+    } else if (target.kind === 'referrers') {
+      await serveReferrers(ctx, deps.mirror, route, target.digest, origin);
     } else {
-      await serveBlob(ctx, deps.mirror, route, target.digest, origin);
+      await serveBlob(ctx, deps.mirror, route, target.digest, origin, deps.logger);
     }
   };
 }
@@ -82,6 +96,7 @@ async function serveBlob(
   route: RegistryRoute,
   digest: Digest,
   origin: RequestOrigin,
+  logger: Logger,
 ): Promise<void> {
   ctx.state.facts.digest = digest.value;
   const blobHeaders = (source: string): Record<string, string> => ({
@@ -123,11 +138,29 @@ async function serveBlob(
   stream.on('data', (chunk: Buffer) => {
     sent += chunk.length;
   });
+  // Whichever side broke first is the cause: pipeline then destroys the other with it.
+  let brokeFirst: 'client' | 'source' | undefined;
+  response.once('close', () => {
+    if (!response.writableFinished) brokeFirst ??= 'client';
+  });
+  stream.once('error', () => {
+    brokeFirst ??= 'source';
+  });
   try {
     await pipeline(stream, response);
-  } catch {
+  } catch (error) {
     ctx.state.facts.aborted = true;
+    const code = errorCode(error);
+    ctx.state.facts.error = code;
+    // The headers are out: the cut connection is all the client learns, so the log must say why.
+    const line = { digest: digest.value, source: handle.source, sent, err: error instanceof Error ? error.message : String(error), code };
+    if (brokeFirst === 'client') logger.info(line, 'client went away mid-stream');
+    else logger.warn(line, 'blob stream failed mid-response');
   } finally {
     ctx.state.facts.bytes = sent;
   }
+}
+
+function errorCode(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'ERROR';
 }

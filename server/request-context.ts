@@ -9,6 +9,8 @@ export interface RequestFacts {
   /** The node id of the peer that sent the request, when it came from one. */
   peer?: string;
   aborted?: boolean;
+  /** Why a streamed body broke off, when it did. */
+  error?: string;
   /** Where a redirect-mode answer sent the client. */
   redirect?: string;
 }

@@ -45,10 +45,15 @@ describe('parseRequestPath', () => {
     assert.equal(codeOf(() => parseRequestPath('/v2/../etc/manifests/latest')), 'NAME_INVALID');
     assert.equal(codeOf(() => parseRequestPath('/v2/a/%2e%2e/manifests/latest')), 'NAME_INVALID');
     assert.equal(codeOf(() => parseRequestPath('/v2/a//b/manifests/latest')), 'NAME_INVALID');
-    assert.equal(codeOf(() => parseRequestPath('/v2/a/manifests/-bad')), 'TAG_INVALID');
-    assert.equal(codeOf(() => parseRequestPath(`/v2/a/manifests/${'t'.repeat(129)}`)), 'TAG_INVALID');
+    assert.equal(codeOf(() => parseRequestPath('/v2/a/manifests/-bad')), 'MANIFEST_UNKNOWN');
+    assert.equal(codeOf(() => parseRequestPath(`/v2/a/manifests/${'t'.repeat(129)}`)), 'MANIFEST_UNKNOWN');
     assert.equal(codeOf(() => parseRequestPath('/v2/a/blobs/sha256:zz')), 'DIGEST_INVALID');
-    assert.equal(codeOf(() => parseRequestPath('/v2/a/tags/list')), 'UNSUPPORTED');
+    assert.equal(codeOf(() => parseRequestPath('/v2/a/things/list')), 'UNSUPPORTED');
+    assert.equal(codeOf(() => parseRequestPath('/v2/a/referrers/latest')), 'DIGEST_INVALID');
+    const tags = parseRequestPath('/v2/org/app/tags/list');
+    assert.ok(tags.kind === 'tags' && tags.name === 'org/app');
+    const referrers = parseRequestPath(`/v2/org/app/referrers/sha256:${HEX}`);
+    assert.ok(referrers.kind === 'referrers' && referrers.name === 'org/app' && referrers.digest.hex === HEX);
     assert.equal(codeOf(() => parseRequestPath(`/v2/${'a/'.repeat(1100)}manifests/x`)), 'PATH_INVALID');
   });
 });

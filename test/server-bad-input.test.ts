@@ -51,10 +51,10 @@ describe('bad input gets the right status and exact OCI error JSON', () => {
       body: { errors: [{ code: 'NAME_INVALID', message: 'invalid repository name: App' }] },
     },
     {
-      name: 'invalid tag',
-      path: '/v2/app/manifests/.hidden',
-      status: 400,
-      body: { errors: [{ code: 'TAG_INVALID', message: 'invalid tag: .hidden' }] },
+      name: 'a tag no manifest can have is unknown, as the spec pull workflow expects',
+      path: '/v2/app/manifests/.INVALID_MANIFEST_NAME',
+      status: 404,
+      body: { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown: .INVALID_MANIFEST_NAME is not a valid tag', detail: { reference: '.INVALID_MANIFEST_NAME' } }] },
     },
     {
       name: 'oversized path',
@@ -83,9 +83,9 @@ describe('bad input gets the right status and exact OCI error JSON', () => {
     },
     {
       name: 'unknown endpoint',
-      path: '/v2/app/tags/list',
+      path: '/v2/app/things/list',
       status: 405,
-      body: { errors: [{ code: 'UNSUPPORTED', message: 'unsupported endpoint: tags' }] },
+      body: { errors: [{ code: 'UNSUPPORTED', message: 'unsupported endpoint: things' }] },
     },
     {
       name: 'blob unknown upstream',

@@ -1,19 +1,27 @@
 import type { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import got from 'got';
 import type { Logger } from 'pino';
 import { declaredMediaType, MAX_MANIFEST_BYTES, UPSTREAM_MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { OciError } from '../oci/oci-error.js';
 import { blobFromResponse } from './blob-response.js';
 import { openHttpStream, type HttpStreamResponse } from './open-http-stream.js';
-import type { RegistryClient, RegistryCredentials, RequestOptions, UpstreamBlob, UpstreamManifest } from './registry-client.js';
-import { DEFAULT_TOKEN_LIFETIME_S, TokenCache } from './token-cache.js';
+import type {
+  RegistryClient,
+  RegistryCredentials,
+  RequestOptions,
+  UpstreamBlob,
+  UpstreamManifest,
+  UpstreamReferrers,
+  UpstreamTagPage,
+} from './registry-client.js';
+import { BearerTokenAuth } from './bearer-token-auth.js';
 import {
   RETRIED_NETWORK_ERRORS,
   RETRIED_STATUSES,
   upstreamNetworkError,
   upstreamStatusError,
+  type UpstreamResource,
 } from './upstream-failure.js';
 import { parseWwwAuthenticate, type AuthChallenge } from './www-authenticate.js';
 
@@ -52,21 +60,24 @@ const RETRY_PAUSE_MS = 250;
 
 /**
  * Talks to one upstream registry with got. Auth follows the distribution token spec: a 401
- * names a Bearer realm (or Basic); tokens are fetched once per repository scope, shared by
- * concurrent requests, and reused until they expire. Credentials never reach a log line.
+ * names a Bearer realm (bearer-token-auth.ts) or Basic. Credentials never reach a log line.
  */
 export class GotRegistryClient implements RegistryClient {
   readonly registry: string;
   private readonly baseUrl: string;
-  private readonly tokens = new TokenCache();
-  private readonly tokenRequests = new Map<string, Promise<void>>();
-  /** The Bearer realm learned from the first challenge, so later scopes skip the 401 round trip. */
-  private bearerChallenge: AuthChallenge | undefined;
+  private readonly bearer: BearerTokenAuth;
   private basicRequired = false;
 
   constructor(private readonly options: GotRegistryClientOptions) {
     this.registry = options.registry;
     this.baseUrl = options.url.replace(/\/+$/, '');
+    this.bearer = new BearerTokenAuth({
+      registry: options.registry,
+      timeoutMs: options.timeoutMs,
+      logger: options.logger,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.httpsAgent ? { httpsAgent: options.httpsAgent } : {}),
+    });
   }
 
   async fetchManifest(
@@ -74,7 +85,7 @@ export class GotRegistryClient implements RegistryClient {
     reference: string,
     options: RequestOptions & { method: 'GET' | 'HEAD' },
   ): Promise<UpstreamManifest> {
-    const response = await this.send(options.method, `/v2/${repository}/manifests/${reference}`, repository, {
+    const response = await this.send(options.method, `/v2/${repository}/manifests/${reference}`, repository, 'manifest', {
       accept: UPSTREAM_MANIFEST_ACCEPT,
     }, options.signal);
     if (response.statusCode !== 200) {
@@ -103,15 +114,51 @@ export class GotRegistryClient implements RegistryClient {
   async fetchBlob(repository: string, digest: string, options: RequestOptions & { offset?: number } = {}): Promise<UpstreamBlob> {
     const offset = options.offset ?? 0;
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const response = await this.send('GET', `/v2/${repository}/blobs/${digest}`, repository, headers, options.signal);
+    const response = await this.send('GET', `/v2/${repository}/blobs/${digest}`, repository, 'blob', headers, options.signal);
     return blobFromResponse(response, offset, `upstream ${this.registry}`, (status) => upstreamStatusError(status, 'blob', this.registry));
   }
 
   async headBlob(repository: string, digest: string, options: RequestOptions = {}): Promise<{ size: number }> {
-    const response = await this.send('HEAD', `/v2/${repository}/blobs/${digest}`, repository, {}, options.signal);
+    const response = await this.send('HEAD', `/v2/${repository}/blobs/${digest}`, repository, 'blob', {}, options.signal);
     response.body.resume();
     if (response.statusCode !== 200) throw upstreamStatusError(response.statusCode, 'blob', this.registry);
     return { size: Number(response.headers['content-length'] ?? 0) };
+  }
+
+  async listTags(repository: string, options: RequestOptions & { n?: number; last?: string } = {}): Promise<UpstreamTagPage> {
+    const query = new URLSearchParams();
+    if (options.n !== undefined) query.set('n', String(options.n));
+    if (options.last !== undefined) query.set('last', options.last);
+    const suffix = query.size > 0 ? `?${query.toString()}` : '';
+    const response = await this.send('GET', `/v2/${repository}/tags/list${suffix}`, repository, 'tags', { accept: 'application/json' }, options.signal);
+    if (response.statusCode !== 200) {
+      response.body.destroy();
+      throw upstreamStatusError(response.statusCode, 'tags', this.registry);
+    }
+    const body = await readLimited(response.body, MAX_MANIFEST_BYTES, this.registry);
+    const tags = parseTagList(body);
+    if (!tags) throw new OciError('UPSTREAM_ERROR', `upstream ${this.registry} sent a tag list that is not {"tags":[...]}`);
+    const link = headerValue(response.headers.link) ?? '';
+    return { tags, more: /rel="?next"?/.test(link) };
+  }
+
+  async fetchReferrers(repository: string, digest: string, options: RequestOptions & { artifactType?: string } = {}): Promise<UpstreamReferrers | undefined> {
+    const suffix = options.artifactType !== undefined ? `?${new URLSearchParams({ artifactType: options.artifactType }).toString()}` : '';
+    const response = await this.send('GET', `/v2/${repository}/referrers/${digest}${suffix}`, repository, 'referrers', {
+      accept: 'application/vnd.oci.image.index.v1+json',
+    }, options.signal);
+    // The OCI spec ties "no referrers API" to a 404 (distribution 2.8 answers exactly that).
+    if (response.statusCode === 404) {
+      response.body.resume();
+      return undefined;
+    }
+    if (response.statusCode !== 200) {
+      response.body.destroy();
+      throw upstreamStatusError(response.statusCode, 'referrers', this.registry);
+    }
+    const body = await readLimited(response.body, MAX_MANIFEST_BYTES, this.registry);
+    const applied = headerValue(response.headers['oci-filters-applied']) ?? '';
+    return { body, filtersApplied: applied.split(',').map((name) => name.trim()).filter((name) => name.length > 0) };
   }
 
   /**
@@ -122,13 +169,18 @@ export class GotRegistryClient implements RegistryClient {
     method: 'GET' | 'HEAD',
     path: string,
     repository: string,
+    what: UpstreamResource,
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
   ): Promise<OpenResponse> {
     let retried = false;
     let authenticated = false;
-    if (this.bearerChallenge && !this.tokens.get(this.tokenKey(this.bearerChallenge, repository))) {
-      await this.authenticate(this.bearerChallenge, repository, signal);
+    if (this.bearer.needsToken(repository)) {
+      try {
+        await this.bearer.authenticate(repository, signal);
+      } catch (error) {
+        throw upstreamNetworkError(error, this.registry);
+      }
       authenticated = true;
     }
     for (let round = 0; round < 4; round += 1) {
@@ -147,8 +199,8 @@ export class GotRegistryClient implements RegistryClient {
       if (response.statusCode === 401 && !authenticated) {
         response.body.resume();
         const challenge = parseWwwAuthenticate(response.headers['www-authenticate']);
-        if (!challenge) throw upstreamStatusError(401, 'blob', this.registry);
-        await this.authenticate(challenge, repository, signal);
+        if (!challenge) throw upstreamStatusError(401, what, this.registry);
+        await this.authenticate(challenge, repository, what, signal);
         authenticated = true;
         continue;
       }
@@ -189,82 +241,20 @@ export class GotRegistryClient implements RegistryClient {
     if (this.basicRequired && credentials) {
       return { authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` };
     }
-    if (this.bearerChallenge) {
-      const token = this.tokens.get(this.tokenKey(this.bearerChallenge, repository));
-      if (token) return { authorization: `Bearer ${token}` };
-    }
-    return {};
+    return this.bearer.authorization(repository);
   }
 
-  private tokenKey(challenge: AuthChallenge, repository: string): string {
-    return `${challenge.parameters.realm ?? ''}|${challenge.parameters.service ?? ''}|repository:${repository}:pull`;
-  }
-
-  private async authenticate(challenge: AuthChallenge, repository: string, signal: AbortSignal | undefined): Promise<void> {
+  private async authenticate(challenge: AuthChallenge, repository: string, what: UpstreamResource, signal: AbortSignal | undefined): Promise<void> {
     if (challenge.scheme === 'basic') {
-      if (!this.options.credentials) throw upstreamStatusError(401, 'blob', this.registry);
+      if (!this.options.credentials) throw upstreamStatusError(401, what, this.registry);
       this.basicRequired = true;
       return;
     }
-    this.bearerChallenge = challenge;
-    const key = this.tokenKey(challenge, repository);
-    // Concurrent pulls of one repository share a single token request.
-    let pending = this.tokenRequests.get(key);
-    if (!pending) {
-      pending = this.requestToken(challenge, repository, key, signal).finally(() => this.tokenRequests.delete(key));
-      this.tokenRequests.set(key, pending);
-    }
-    await pending;
-  }
-
-  private async requestToken(challenge: AuthChallenge, repository: string, key: string, signal: AbortSignal | undefined): Promise<void> {
-    const realm = challenge.parameters.realm;
-    if (!realm || !/^https?:\/\//.test(realm)) {
-      throw new OciError('UPSTREAM_ERROR', `upstream ${this.registry} sent a Bearer challenge without a usable realm`);
-    }
-    const url = new URL(realm);
-    if (challenge.parameters.service) url.searchParams.set('service', challenge.parameters.service);
-    url.searchParams.set('scope', `repository:${repository}:pull`);
-    const credentials = this.options.credentials;
-    const headers: Record<string, string> = credentials
-      ? { authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` }
-      : {};
-    let response;
     try {
-      response = await got(url, {
-        headers,
-        throwHttpErrors: false,
-        retry: { limit: 0 },
-        timeout: { request: this.options.timeoutMs },
-        responseType: 'text',
-        ...(signal ? { signal } : {}),
-        ...(this.options.httpsAgent ? { agent: { https: this.options.httpsAgent } } : {}),
-      });
+      await this.bearer.authenticate(repository, signal, challenge);
     } catch (error) {
       throw upstreamNetworkError(error, this.registry);
     }
-    if (response.statusCode === 401 || response.statusCode === 403) {
-      throw new OciError('DENIED', `the token server of ${this.registry} refused the configured credentials`, {
-        detail: { upstream: this.registry, status: response.statusCode },
-      });
-    }
-    if (response.statusCode !== 200) throw upstreamStatusError(response.statusCode, 'blob', this.registry);
-    const parsed = parseTokenResponse(response.body);
-    if (!parsed) throw new OciError('UPSTREAM_ERROR', `the token server of ${this.registry} answered without a token`);
-    this.tokens.set(key, parsed.token, parsed.expiresIn);
-    this.options.logger.debug({ registry: this.registry, scope: `repository:${repository}:pull`, expiresIn: parsed.expiresIn }, 'obtained upstream token');
-  }
-}
-
-function parseTokenResponse(body: string): { token: string; expiresIn: number } | undefined {
-  try {
-    const parsed = JSON.parse(body) as { token?: unknown; access_token?: unknown; expires_in?: unknown };
-    const token = typeof parsed.token === 'string' ? parsed.token : typeof parsed.access_token === 'string' ? parsed.access_token : undefined;
-    if (!token) return undefined;
-    const expiresIn = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_TOKEN_LIFETIME_S;
-    return { token, expiresIn };
-  } catch {
-    return undefined;
   }
 }
 
@@ -285,6 +275,18 @@ async function readLimited(stream: Readable, limit: number, registry: string): P
     throw upstreamNetworkError(error, registry);
   }
   return Buffer.concat(chunks);
+}
+
+function parseTagList(body: Buffer): string[] | undefined {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { tags?: unknown };
+    // distribution answers `"tags": null` for a repository whose tags were all deleted.
+    if (parsed.tags === null || parsed.tags === undefined) return [];
+    if (!Array.isArray(parsed.tags) || !parsed.tags.every((tag): tag is string => typeof tag === 'string')) return undefined;
+    return parsed.tags;
+  } catch {
+    return undefined;
+  }
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -22,6 +22,19 @@ export interface UpstreamBlob {
   readonly stream: Readable;
 }
 
+/** One page of an upstream tag list, as upstream sent it (it may have ignored `n` or `last`). */
+export interface UpstreamTagPage {
+  readonly tags: readonly string[];
+  /** Upstream's Link header named a next page. */
+  readonly more: boolean;
+}
+
+/** An upstream referrers API answer: the image index, and the filters upstream says it applied. */
+export interface UpstreamReferrers {
+  readonly body: Buffer;
+  readonly filtersApplied: readonly string[];
+}
+
 export interface RequestOptions {
   readonly signal?: AbortSignal;
 }
@@ -36,4 +49,8 @@ export interface RegistryClient {
   fetchManifest(repository: string, reference: string, options: RequestOptions & { method: 'GET' | 'HEAD' }): Promise<UpstreamManifest>;
   fetchBlob(repository: string, digest: string, options: RequestOptions & { offset?: number }): Promise<UpstreamBlob>;
   headBlob(repository: string, digest: string, options?: RequestOptions): Promise<{ size: number }>;
+  /** `GET /v2/<name>/tags/list?n=&last=`; an unknown repository is NAME_UNKNOWN. */
+  listTags(repository: string, options: RequestOptions & { n?: number; last?: string }): Promise<UpstreamTagPage>;
+  /** `GET /v2/<name>/referrers/<digest>`; undefined when upstream has no referrers API (404). */
+  fetchReferrers(repository: string, digest: string, options: RequestOptions & { artifactType?: string }): Promise<UpstreamReferrers | undefined>;
 }

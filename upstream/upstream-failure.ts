@@ -22,13 +22,22 @@ export const RETRIED_STATUSES: ReadonlySet<number> = new Set([
 // 429 (retrying makes rate limiting worse; the client sees TOOMANYREQUESTS and backs off),
 // timeouts (the caller's deadline is already spent), and TLS errors (a retry cannot fix them).
 
+/** What an upstream request was for: it decides which "unknown" a 404 becomes. */
+export type UpstreamResource = 'manifest' | 'blob' | 'tags' | 'referrers';
+
+const NOT_FOUND_CODE: Readonly<Record<UpstreamResource, OciErrorCode>> = {
+  manifest: 'MANIFEST_UNKNOWN',
+  blob: 'BLOB_UNKNOWN',
+  // The OCI spec: a tag list of a repository the registry does not know is NAME_UNKNOWN.
+  tags: 'NAME_UNKNOWN',
+  referrers: 'MANIFEST_UNKNOWN',
+};
+
 /** Maps an upstream HTTP status to what the mirror's client should see. */
-export function upstreamStatusError(status: number, what: 'manifest' | 'blob', registry: string): OciError {
+export function upstreamStatusError(status: number, what: UpstreamResource, registry: string): OciError {
   const code: OciErrorCode =
     status === 404
-      ? what === 'manifest'
-        ? 'MANIFEST_UNKNOWN'
-        : 'BLOB_UNKNOWN'
+      ? NOT_FOUND_CODE[what]
       : status === 401 || status === 403
         ? 'DENIED'
         : status === 429
@@ -39,7 +48,9 @@ export function upstreamStatusError(status: number, what: 'manifest' | 'blob', r
       ? `upstream ${registry} refused access (HTTP ${status}); check the credentials configured for it`
       : code === 'UPSTREAM_ERROR'
         ? `upstream ${registry} answered HTTP ${status}`
-        : `${what} not found at upstream ${registry}`;
+        : code === 'TOOMANYREQUESTS'
+          ? `upstream ${registry} is rate limiting (HTTP 429); retry later`
+          : `${what === 'tags' ? 'repository' : what} not found at upstream ${registry}`;
   return new OciError(code, message, { detail: { upstream: registry, status } });
 }
 

@@ -1,6 +1,7 @@
 import { pino, type Logger } from 'pino';
 import type { BlobStore } from '../../cache/blob-store.js';
 import { CacacheBlobStore } from '../../cache/cacache-blob-store.js';
+import { CacacheReferrersStore } from '../../cache/cacache-referrers-store.js';
 import { CacacheTagStore } from '../../cache/cacache-tag-store.js';
 import type { PeerSourceProvider } from '../../mirror/peer-source-provider.js';
 import { PullThroughMirror } from '../../mirror/pull-through-mirror.js';
@@ -58,6 +59,7 @@ export async function startMirror(options: MirrorUnderTestOptions): Promise<Mirr
   const mirror = new PullThroughMirror({
     store,
     tags: new CacacheTagStore(cacheDir),
+    referrers: new CacacheReferrersStore(cacheDir),
     logger,
     tagTimeoutMs: options.tagTimeoutMs ?? 2_000,
     ...(options.peers ? { peers: options.peers } : {}),
