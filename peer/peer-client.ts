@@ -7,6 +7,7 @@ import { OciError } from '../oci/oci-error.js';
 import { blobFromResponse } from '../upstream/blob-response.js';
 import { openHttpStream, type HttpStreamTimeouts } from '../upstream/open-http-stream.js';
 import type { UpstreamBlob } from '../upstream/registry-client.js';
+import { coalesced } from './coalesced-stream.js';
 import { OWNER_FETCH_HEADER, PEER_HEADER, peerPath, RESOLVED_AT_HEADER } from './peer-protocol.js';
 
 export interface PeerManifest {
@@ -40,7 +41,8 @@ export class PeerClient {
     if (request.ownerFetch) headers[OWNER_FETCH_HEADER] = '1';
     if (offset > 0) headers.range = `bytes=${offset}-`;
     const response = await this.open(peer, peerPath(target.registry, target.repository, 'blobs', target.digest.value), headers, request);
-    return blobFromResponse(response, offset, `peer ${peer.id}`, (status) => peerStatusError(peer, status));
+    const blob = blobFromResponse(response, offset, `peer ${peer.id}`, (status) => peerStatusError(peer, status));
+    return this.options.httpsAgent ? { ...blob, stream: coalesced(blob.stream) } : blob;
   }
 
   async fetchManifest(
