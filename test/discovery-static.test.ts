@@ -81,7 +81,8 @@ void describe('StaticDiscovery', () => {
       assert.match(String(plain.seen.length), /^[1-9]/);
       // Static peers are candidates for every digest; the caller handles a fast 404.
       assert.deepEqual(await discovery.findHolders(`sha256:${'0'.repeat(64)}`, { timeoutMs: 10 }), expected);
-      assert.deepEqual(await discovery.findHolders('anything', { timeoutMs: 10, firstAnswerOnly: true }), [expected[0]]);
+      assert.deepEqual(await discovery.findHolders(`sha256:${'1'.repeat(64)}`, { timeoutMs: 10, firstAnswerOnly: true }), [expected[0]]);
+      assert.deepEqual(await discovery.findHolders('anything', { timeoutMs: 10 }), [], 'a non-digest has no holders');
 
       await plain.close();
       const deadline = Date.now() + 5000;
