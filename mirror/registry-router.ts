@@ -1,3 +1,4 @@
+import { canonicalRegistryHost, DOCKER_HUB_HOST as DOCKER_HUB } from '../config/registry-host.js';
 import { OciError } from '../oci/oci-error.js';
 import { assertRepositoryName, isRegistryHost } from '../oci/repository-name.js';
 import type { RegistryClient } from '../upstream/registry-client.js';
@@ -7,15 +8,6 @@ export interface RegistryRoute {
   readonly registry: string;
   readonly repository: string;
   readonly client: RegistryClient;
-}
-
-const DOCKER_HUB = 'docker.io';
-const DOCKER_HUB_ALIASES = new Set(['docker.io', 'registry-1.docker.io', 'index.docker.io', 'registry.hub.docker.com']);
-
-/** `registry-1.docker.io` and friends are all Docker Hub, which clients call `docker.io`. */
-export function canonicalRegistryHost(host: string): string {
-  const lower = host.toLowerCase();
-  return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
 }
 
 /**
