@@ -1,10 +1,6 @@
 import { mkdir, statfs } from 'node:fs/promises';
+import type { CacheMaxSize } from '../config/parse-size.js';
 
-/** The budget as configured (the same shape as the `cacheMaxSize` setting). */
-export type CacheMaxSize =
-  | { readonly kind: 'bytes'; readonly bytes: number }
-  | { readonly kind: 'percent'; readonly percent: number }
-  | { readonly kind: 'unlimited' };
 
 /** Eviction starts above `maxBytes` and goes down to `lowWaterBytes`. */
 export interface CacheBudget {
