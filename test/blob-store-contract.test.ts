@@ -53,6 +53,10 @@ blobStoreContract(
     return {
       store,
       close: async () => {
+        // close() does not wait for the background reconciliation that the first full
+        // listing starts (reported: cache/budgeted-blob-store.ts close()), and that pass
+        // still writes to the directory; wait for it before removing the directory.
+        await store.reconcile();
         await store.close();
         await dir.remove();
       },

@@ -44,29 +44,47 @@ async function nodeServer(nodeId: string): Promise<{ url: string; close(): Promi
   };
 }
 
+/** Three nodes, each with its HTTP server; `makeNode` builds node n's discovery. */
+async function httpSite(prefix: string, makeNode: (nodeId: string, url: string, urls: string[]) => PeerDiscovery): Promise<ContractSite> {
+  const ids = Array.from({ length: CONTRACT_NODES }, (_, n) => `${prefix}-${n}`);
+  const servers = await Promise.all(ids.map((id) => nodeServer(id)));
+  const urls = servers.map((server) => server.url);
+  const nodes = ids.map((nodeId, n) => makeNode(nodeId, urls[n] ?? '', urls));
+  return {
+    nodes,
+    identities: ids.map((id, n) => ({ id, url: urls[n] ?? '' })),
+    // A static list learns that a node left when its server stops answering.
+    leave: async (n) => {
+      await nodes[n]?.close();
+      await servers[n]?.close();
+    },
+    destroy: async () => {
+      await Promise.all(servers.map((server) => server.close()));
+    },
+  };
+}
+
+/** Every node gets the same list, itself included, as a site-wide config file would. */
+const staticList = (nodeId: string, urls: string[]): StaticDiscovery =>
+  new StaticDiscovery({ nodeId, peers: urls, probeIntervalMs: 50, probeTimeoutMs: 1000 });
+
 peerDiscoveryContract(
   'StaticDiscovery (real loopback HTTP servers)',
-  async () => {
-    const ids = Array.from({ length: CONTRACT_NODES }, (_, n) => `static-${n}`);
-    const servers = await Promise.all(ids.map((id) => nodeServer(id)));
-    const urls = servers.map((server) => server.url);
-    // Every node gets the same list, itself included, as a site-wide config file would.
-    const nodes = ids.map((nodeId) => new StaticDiscovery({ nodeId, peers: urls, probeIntervalMs: 50, probeTimeoutMs: 1000 }));
-    const site: ContractSite = {
-      nodes,
-      identities: ids.map((id, n) => ({ id, url: urls[n] ?? '' })),
-      leave: async (n) => {
-        await nodes[n]?.close();
-        await servers[n]?.close();
-      },
-      destroy: async () => {
-        await Promise.all(servers.map((server) => server.close()));
-      },
-    };
-    return site;
-  },
+  () => httpSite('static', (nodeId, _url, urls) => staticList(nodeId, urls)),
   { holdings: 'every-live-peer' },
 );
+
+{
+  // The shape `serve` builds with --peers and mDNS on: an indexed source and a static list
+  // that both see every node. Each node is one peer, and leaves once, when both sources
+  // have seen it go.
+  const lan = new MemoryLan();
+  peerDiscoveryContract(
+    'CompositeDiscovery (an indexed source plus a static list)',
+    () => httpSite('mixed', (nodeId, url, urls) => new CompositeDiscovery([new MemoryDiscovery({ lan, nodeId, url }), staticList(nodeId, urls)])),
+    { holdings: 'every-live-peer' },
+  );
+}
 
 peerDiscoveryContract(
   'CompositeDiscovery (two MemoryLans that both see every node)',
