@@ -66,7 +66,7 @@ async function httpSite(prefix: string, makeNode: (nodeId: string, url: string, 
 
 /** Every node gets the same list, itself included, as a site-wide config file would. */
 const staticList = (nodeId: string, urls: string[]): StaticDiscovery =>
-  new StaticDiscovery({ nodeId, peers: urls, probeIntervalMs: 50, probeTimeoutMs: 1000 });
+  new StaticDiscovery({ nodeId, peers: urls, probeIntervalMs: 50, probeTimeoutMs: 3000 });
 
 peerDiscoveryContract(
   'StaticDiscovery (real loopback HTTP servers)',
