@@ -1,7 +1,6 @@
 import { mkdir, statfs } from 'node:fs/promises';
 import type { CacheMaxSize } from '../config/parse-size.js';
 
-
 /** Eviction starts above `maxBytes` and goes down to `lowWaterBytes`. */
 export interface CacheBudget {
   readonly maxBytes: number;

@@ -25,10 +25,12 @@ export interface PeerDiscovery extends EventEmitter<PeerDiscoveryEvents> {
   /** The live peers, never this node itself. */
   peers(): Peer[];
   /**
-   * Peers that hold `digest` committed, as far as the LAN can tell within `timeoutMs`.
+   * Peers that hold `digest` committed, as far as the LAN can tell within `timeoutMs`; a
+   * discovery without an index (the static list) names every live peer as a candidate.
    * Resolves early once an answer arrives and `firstAnswerOnly` is set. Never rejects: a
-   * discovery failure is an empty list. A peer still downloading the digest is not a holder;
-   * it is found through ownership instead (mirror/pull-through-mirror.ts says why).
+   * discovery failure, or a string that is not a digest, is an empty list. A peer still
+   * downloading the digest is not a holder; it is found through ownership instead
+   * (mirror/pull-through-mirror.ts says why).
    */
   findHolders(digest: string, options: { timeoutMs: number; firstAnswerOnly?: boolean }): Promise<Peer[]>;
   /** This node now holds `digest`, verified and committed to its cache. */
