@@ -70,7 +70,7 @@ async function startEdgePier(cacheDir: string, upstream: string): Promise<EdgePi
   const port = await getFreePort();
   const child = startProcess(
     process.execPath,
-    [...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', flags.profile] : []), CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--cache-dir', cacheDir, '--upstream', upstream, '--no-mdns'],
+    [...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', flags.profile] : []), CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', cacheDir, '--upstream', upstream, '--no-mdns'],
     { name: 'edgepier' },
   );
   const url = `http://127.0.0.1:${port}`;

@@ -113,7 +113,7 @@ async function main(): Promise<void> {
   const caDir = join(work.path, 'edgepier-ca');
   const edgepier = startProcess(process.execPath, [
     CLI, 'serve',
-    '--listen', `127.0.0.1:${mirrorPort}`,
+    '--listen', `127.0.0.1:${mirrorPort}`, '--peer-listen', '127.0.0.1:0',
     '--proxy-listen', `127.0.0.1:${proxyPort}`,
     '--cache-dir', join(work.path, 'cache'),
     '--ca-dir', caDir,

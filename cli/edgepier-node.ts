@@ -1,3 +1,4 @@
+import type { Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -6,6 +7,8 @@ import { BudgetedBlobStore } from '../cache/budgeted-blob-store.js';
 import { resolveCacheBudget } from '../cache/cache-budget.js';
 import { removeStaleSpools } from '../cache/cache-gc.js';
 import { PinFile } from '../cache/pins.js';
+import { PrivateDigestList } from '../cache/private-digest-list.js';
+import { ClientAllowList } from '../config/client-allow-list.js';
 import { UsageJournal } from '../cache/usage-journal.js';
 import { CacacheTagStore } from '../cache/cacache-tag-store.js';
 import type { EdgePierConfig } from '../config/edgepier-config.js';
@@ -14,12 +17,18 @@ import { CompositeDiscovery } from '../discovery/composite-discovery.js';
 import { MdnsDiscovery } from '../discovery/mdns-discovery.js';
 import type { PeerDiscovery } from '../discovery/peer-discovery.js';
 import { StaticDiscovery } from '../discovery/static-discovery.js';
+import type { PeerSourceProvider } from '../mirror/peer-source-provider.js';
 import { PullThroughMirror } from '../mirror/pull-through-mirror.js';
 import { RegistryRouter } from '../mirror/registry-router.js';
 import { PeerClient } from '../peer/peer-client.js';
 import { PeerHealth } from '../peer/peer-health.js';
 import { SitePeers } from '../peer/site-peers.js';
+import { memberFetch } from '../peer/member-fetch.js';
 import { createApp } from '../server/create-app.js';
+import { createPeerApp } from '../server/create-peer-app.js';
+import { PeerServer } from '../server/peer-server.js';
+import { peerHttpsAgent, peerTlsServerOptions } from '../site/peer-tls.js';
+import { loadSiteKey, type SiteKey } from '../site/site-key.js';
 import { HttpServer } from '../server/http-server.js';
 import { flagCheck, writableDirectoryCheck } from '../server/health.js';
 import { CacheUsageSampler } from '../server/metrics-cache-usage.js';
@@ -36,7 +45,7 @@ const HOLDER_LOOKUP_MS = 150;
 
 export interface EdgePierNodeOverrides {
   /** Replaces mDNS/static discovery (in-process multi-node tests use a MemoryLan). */
-  readonly discovery?: (context: { nodeId: string; port: number; logger: Logger }) => PeerDiscovery;
+  readonly discovery?: (context: { nodeId: string; port: number; logger: Logger; url: string }) => PeerDiscovery;
 }
 
 /**
@@ -45,6 +54,9 @@ export interface EdgePierNodeOverrides {
  */
 export class EdgePierNode {
   private server: HttpServer | undefined;
+  private peerServer: PeerServer | undefined;
+  private peerAddress: AddressInfo | undefined;
+  private siteKey: SiteKey | undefined;
   private proxy: TransparentProxy | undefined;
   private proxyAddress: AddressInfo | undefined;
   private mirror: PullThroughMirror | undefined;
@@ -61,6 +73,7 @@ export class EdgePierNode {
     cacheUsage: () => this.cacheUsage().current(),
   });
   private usage: CacheUsageSampler | undefined;
+  private peerAgent: HttpsAgent | undefined;
 
   constructor(
     private readonly config: EdgePierConfig,
@@ -71,8 +84,13 @@ export class EdgePierNode {
   /** The URL this node is reached at (the bound address). */
   get url(): string {
     if (!this.address) throw new Error('node is not started');
-    const host = this.address.family === 'IPv6' ? `[${this.address.address}]` : this.address.address;
-    return `http://${host}:${this.address.port}`;
+    return formatUrl('http', this.address);
+  }
+
+  /** The peer API's URL (`https` on a keyed site). */
+  get peerUrl(): string {
+    if (!this.peerAddress) throw new Error('node is not started');
+    return formatUrl(this.siteKey ? 'https' : 'http', this.peerAddress);
   }
 
   /** `http://HOST:PORT` of the transparent-mode proxy, when it runs. */
@@ -105,6 +123,15 @@ export class EdgePierNode {
       },
       onAdded: (digest) => this.discovery?.advertise(digest),
     }));
+    const siteKey = (this.siteKey = config.siteKeyFile === null ? undefined : await loadSiteKey(config.siteKeyFile));
+    if (siteKey) {
+      logger.info({ siteKey: siteKey.fingerprint }, 'site key loaded: peers are members only, over TLS-PSK');
+    } else {
+      logger.warn(
+        'open site: no --site-key-file, so any host on the LAN can act as a peer; sharing only anonymously fetched content and ' +
+          'taking no tags from peers. Close it: edgepier site-key generate FILE, copy FILE to every member, --site-key-file FILE',
+      );
+    }
     const trust = await loadUpstreamTrust({ extraCaFile: config.upstreamCaFile, env: process.env });
     logger.info({ trust: trust.description }, 'upstream TLS is verified against these CAs');
     const clients = Object.entries(config.upstreams.byHost).map(
@@ -119,12 +146,9 @@ export class EdgePierNode {
           ...(config.credentials[registry] ? { credentials: config.credentials[registry] } : {}),
         }),
     );
-    const router = new RegistryRouter(clients, config.upstreams.default.host);
+    const router = new RegistryRouter(clients, config.upstreams.default.host, Object.keys(config.credentials));
     // Discovery needs the bound port, the mirror needs discovery: forward the holdings.
-    const holdings = {
-      holding: (digest: string) => this.discovery?.advertise(digest),
-      released: (digest: string) => this.discovery?.withdraw(digest),
-    };
+    const holdings = { holding: (digest: string) => this.discovery?.advertise(digest) };
     const site = new LazySite();
     this.mirror = new PullThroughMirror({
       store,
@@ -134,6 +158,7 @@ export class EdgePierNode {
       peers: site,
       peerMode: config.peerMode,
       holdings,
+      privateContent: await PrivateDigestList.load(config.cacheDir),
     });
     this.usage = new CacheUsageSampler({
       store,
@@ -154,9 +179,13 @@ export class EdgePierNode {
       flagCheck('discovery', () => this.discoveryStarted, 'peer discovery has not started'),
       ...(config.proxyListen ? [flagCheck('proxy', () => this.proxy !== undefined, 'the transparent proxy is not accepting connections')] : []),
     ];
-    const app = createApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, metrics: this.metrics, status, readiness });
+    const allow = new ClientAllowList(config.clientAllow);
+    const app = createApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, metrics: this.metrics, status, readiness, allow });
     this.server = new HttpServer(app, logger.child({ component: 'server' }));
     this.address = await this.server.listen(config.listen.host, config.listen.port);
+    const peerApp = createPeerApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, siteKey, metrics: this.metrics });
+    this.peerServer = new PeerServer(peerApp, logger.child({ component: 'peer-server' }), siteKey ? peerTlsServerOptions(siteKey) : undefined);
+    this.peerAddress = await this.peerServer.listen(config.peerListen.host, config.peerListen.port);
     this.listening = true;
     if (config.proxyListen) {
       const handle = app.callback();
@@ -175,7 +204,9 @@ export class EdgePierNode {
       this.proxyAddress = started.address;
     }
 
-    this.discovery = this.createDiscovery(this.address.port, logger.child({ component: 'discovery' }));
+    const peerAgent = siteKey ? peerHttpsAgent(siteKey, this.nodeId) : undefined;
+    this.peerAgent = peerAgent;
+    this.discovery = this.createDiscovery(this.peerAddress.port, logger.child({ component: 'discovery' }), siteKey, peerAgent);
     site.attach(
       new SitePeers({
         nodeId: this.nodeId,
@@ -185,7 +216,9 @@ export class EdgePierNode {
           peerTimeoutMs: config.peerTimeout,
           ownerFetchTimeoutMs: config.upstreamTimeout + config.peerTimeout,
           logger,
+          ...(peerAgent ? { httpsAgent: peerAgent } : {}),
         }),
+        ...(siteKey ? { siteKey } : {}),
         health: new PeerHealth(),
         logger: logger.child({ component: 'peers' }),
         holderLookupMs: Math.min(HOLDER_LOOKUP_MS, config.peerTimeout),
@@ -214,8 +247,9 @@ export class EdgePierNode {
     this.discoveryStarted = false;
     await this.proxy?.close();
     this.proxy = undefined;
-    await this.server?.close();
+    await Promise.all([this.server?.close(), this.peerServer?.close()]);
     await this.discovery?.close();
+    this.peerAgent?.destroy();
     this.mirror?.abortAll('shutting down');
     await this.cacheStore?.close();
     this.server = undefined;
@@ -227,8 +261,8 @@ export class EdgePierNode {
     return this.usage;
   }
 
-  private createDiscovery(port: number, logger: Logger): PeerDiscovery {
-    if (this.overrides.discovery) return this.overrides.discovery({ nodeId: this.nodeId, port, logger });
+  private createDiscovery(port: number, logger: Logger, siteKey: SiteKey | undefined, peerAgent: HttpsAgent | undefined): PeerDiscovery {
+    if (this.overrides.discovery) return this.overrides.discovery({ nodeId: this.nodeId, port, logger, url: this.peerUrl });
     const sources: PeerDiscovery[] = [];
     if (this.config.mdns) {
       sources.push(
@@ -237,26 +271,40 @@ export class EdgePierNode {
           port,
           logger,
           ...(this.config.mdnsInterface ? { interfaceAddress: this.config.mdnsInterface } : {}),
+          ...(siteKey ? { membership: { seal: (fields) => siteKey.announcementMac(fields), verify: (fields, mac) => siteKey.verifyAnnouncement(fields, mac) } } : {}),
         }),
       );
     }
     if (this.config.peers.length > 0) {
-      sources.push(new StaticDiscovery({ peers: this.config.peers.map(formatHostPort), nodeId: this.nodeId, logger }));
+      const scheme = siteKey ? 'https' : 'http';
+      sources.push(
+        new StaticDiscovery({
+          peers: this.config.peers.map((peer) => `${scheme}://${formatHostPort(peer)}`),
+          nodeId: this.nodeId,
+          logger,
+          // A static peer is a member only if it completes the TLS-PSK handshake.
+          ...(peerAgent ? { fetchImpl: memberFetch(peerAgent, this.config.peerTimeout) } : {}),
+        }),
+      );
     }
     return new CompositeDiscovery(sources);
   }
 }
 
+function formatUrl(scheme: 'http' | 'https', { address, family, port }: AddressInfo): string {
+  return `${scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+}
+
 /** Lets the mirror be built before discovery exists (which needs the bound port). */
-class LazySite {
+class LazySite implements PeerSourceProvider {
   private site: SitePeers | undefined;
 
   attach(site: SitePeers): void {
     this.site = site;
   }
 
-  blobSources: SitePeers['blobSources'] = (route, digest, options) => this.site?.blobSources(route, digest, options) ?? Promise.resolve([]);
-  redirectTarget: SitePeers['redirectTarget'] = (route, digest) => this.site?.redirectTarget(route, digest) ?? Promise.resolve(undefined);
-  manifestFromPeers: SitePeers['manifestFromPeers'] = (route, reference) =>
+  blobSources: PeerSourceProvider['blobSources'] = (route, digest, options) => this.site?.blobSources(route, digest, options) ?? Promise.resolve([]);
+  redirectTarget: PeerSourceProvider['redirectTarget'] = (route, digest) => this.site?.redirectTarget(route, digest) ?? Promise.resolve(undefined);
+  manifestFromPeers: PeerSourceProvider['manifestFromPeers'] = (route, reference) =>
     this.site?.manifestFromPeers(route, reference) ?? Promise.resolve(undefined);
 }

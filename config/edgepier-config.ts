@@ -1,11 +1,13 @@
 import type { Credentials } from './parse-credentials.js';
 import type { HostPort } from './parse-host-port.js';
+import type { Cidr } from './parse-cidr.js';
 import type { CacheMaxSize } from './parse-size.js';
 import type { Upstreams } from './parse-upstreams.js';
 
 export type { CacheMaxSize } from './parse-size.js';
 export type { Credentials, RegistryCredential } from './parse-credentials.js';
 export type { HostPort } from './parse-host-port.js';
+export type { Cidr } from './parse-cidr.js';
 export type { Upstream, Upstreams } from './parse-upstreams.js';
 
 export const PEER_MODES = ['proxy', 'redirect'] as const;
@@ -20,7 +22,14 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface EdgePierConfig {
   /** The YAML file that was read, or null. */
   readonly configFile: string | null;
+  /** The client API: this node's runtimes (and, on a gateway, the allowed hosts). */
   readonly listen: HostPort;
+  /** Who besides loopback may use the client API and the transparent proxy. */
+  readonly clientAllow: readonly Cidr[];
+  /** The peer API, for site members only. */
+  readonly peerListen: HostPort;
+  /** The site key file, or null for an open site. */
+  readonly siteKeyFile: string | null;
   readonly cacheDir: string;
   readonly cacheMaxSize: CacheMaxSize;
   /** Share (0-100] of the budget that eviction goes down to. */

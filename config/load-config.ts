@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConfigProblem } from './config-problem.js';
+import { crossCheck } from './cross-checks.js';
 import type { EdgePierConfig, SettingKey } from './edgepier-config.js';
 import { parseArgv, type FlagDeclaration } from './parse-argv.js';
 import type { Parsed } from './parsed.js';
@@ -70,7 +71,10 @@ export function loadConfig(input: LoadConfigInput): LoadResult {
   }
   if (problems.length > 0) return { ok: false, problems };
   // Every key resolved without error, so every field is set.
-  return { ok: true, config: config as EdgePierConfig, sources };
+  const complete = config as EdgePierConfig;
+  const crossProblems = crossCheck(complete);
+  if (crossProblems.length > 0) return { ok: false, problems: crossProblems };
+  return { ok: true, config: complete, sources };
 }
 
 function resolve<K extends SettingKey>(key: K, layers: Layers): Resolution<K> {

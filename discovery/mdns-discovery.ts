@@ -4,6 +4,7 @@ import { isIPv4 } from 'node:net';
 import Bonjour, { type Service } from 'bonjour-service';
 import { pino, type Logger } from 'pino';
 import { BLOB_NAME_SUFFIX, digestToMdnsName } from './digest-name.js';
+import { announcementFields, type AnnouncementSeal } from './announcement-seal.js';
 import { MdnsPresence } from './mdns-presence.js';
 import {
   isMulticastDns,
@@ -33,6 +34,11 @@ export interface MdnsDiscoveryOptions {
   readonly ttlSeconds?: number;
   /** UDP port of mDNS; only tests change it. Default 5353. */
   readonly mdnsPort?: number;
+  /**
+   * On a site with a key: announcements are sealed with it, and only sealed announcements
+   * of other members enter the peer table (and so the owner ranking). Peers are then `https`.
+   */
+  readonly membership?: AnnouncementSeal;
 }
 
 export const SERVICE_TYPE = '_edgepier._tcp.local';
@@ -115,6 +121,14 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
       },
       requery: (instance) => this.mdns?.query({ questions: [{ name: instance, type: 'ANY' }] }, this.onSendError),
       onIncompatible: (id, version) => this.logger.warn({ peer: id, version }, 'ignoring peer with another protocol version'),
+      ...(options.membership
+        ? {
+            membership: options.membership,
+            scheme: 'https' as const,
+            onForeign: (fqdn: string, source: string) =>
+              this.logger.warn({ instance: fqdn.slice(0, 128), source }, 'ignoring an EdgePier announcement without this site\'s key'),
+          }
+        : {}),
     });
   }
 
@@ -248,9 +262,17 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
     if (wanted !== undefined && addresses.length === 0) {
       addresses.push({ name: this.hostName, type: 'A', ttl: this.ttlSeconds, data: wanted });
     }
-    return [...records.filter((record) => record.type !== 'A' && record.type !== 'AAAA'), ...addresses].map(
-      (record) => ({ ...record, ttl: this.ttlSeconds }),
-    );
+    const others = records.filter((record) => record.type !== 'A' && record.type !== 'AAAA');
+    const membership = this.options.membership;
+    const sealed = membership === undefined ? others : others.map((record) => (record.type === 'TXT' ? this.sealedTxt(record, addresses, membership) : record));
+    return [...sealed, ...addresses].map((record) => ({ ...record, ttl: this.ttlSeconds }));
+  }
+
+  /** Our TXT with the signed address list and the seal over what peers will act on. */
+  private sealedTxt<R extends { name: string; data?: unknown }>(record: R, addresses: ReadonlyArray<{ data?: unknown }>, membership: AnnouncementSeal): R {
+    const list = addresses.map((address) => String(address.data)).join(',');
+    const fields = announcementFields(record.name, this.options.nodeId, PROTOCOL_VERSION, this.options.port, list) ?? '';
+    return { ...record, data: [`id=${this.options.nodeId}`, `v=${PROTOCOL_VERSION}`, `a=${list}`, `mac=${membership.seal(fields)}`] };
   }
 
   private browse(): void {
@@ -305,7 +327,11 @@ export class MdnsDiscovery extends EventEmitter<PeerDiscoveryEvents> implements 
       const txt = records.find((r) => r.type === 'TXT' && r.name === record.name);
       const id = txt === undefined ? undefined : txtData(txt).get('id');
       if (srv === undefined || id === undefined || id === this.options.nodeId) continue;
-      const peer = this.presence.peerById(id) ?? {
+      // On a keyed site a holder must be a member already in the table (its address is the
+      // one it signed); anyone else's answer is ignored.
+      const known = this.presence.peerById(id);
+      if (known === undefined && this.options.membership !== undefined) continue;
+      const peer = known ?? {
         id,
         url: `http://${isIPv4(rinfo.address) ? rinfo.address : `[${rinfo.address}]`}:${srv.port}`,
       };

@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import type { Peer } from './peer-discovery.js';
+import { announcementFields, type AnnouncementSeal } from './announcement-seal.js';
 import { addressData, srvData, txtData, type ParsedRecord, type RemoteInfo } from './mdns-wire.js';
 
 /**
@@ -21,6 +22,12 @@ export interface MdnsPresenceOptions {
   /** Ask the LAN for one instance's SRV/TXT again (refresh before expiry, or a bare PTR). */
   readonly requery: (instance: string) => void;
   readonly onIncompatible?: (id: string, version: string) => void;
+  /** Set on a site with a key: only announcements sealed with it count. */
+  readonly membership?: AnnouncementSeal;
+  /** `https` when peers speak the keyed peer API. Default `http`. */
+  readonly scheme?: 'http' | 'https';
+  /** Told once per instance name whose announcement failed the seal (not a member). */
+  readonly onForeign?: (fqdn: string, source: string) => void;
 }
 
 interface Instance {
@@ -31,6 +38,8 @@ interface Instance {
   target?: string;
   /** Source address of the last packet that carried this instance's SRV: always reachable. */
   source?: string;
+  /** On a keyed site: the addresses the member signed; the URL is built from these only. */
+  sealedAddresses?: readonly string[];
   expiresAt: number;
   ttlMs: number;
   refreshesSent: number;
@@ -49,6 +58,8 @@ export class MdnsPresence {
   private readonly hosts = new Map<string, HostAddresses>();
   private readonly live = new Map<string, { peer: Peer; fqdn: string }>();
   private readonly warnedVersions = new Set<string>();
+  /** Instance names whose unsealed announcements were already reported, bounded. */
+  private readonly foreign = new Set<string>();
 
   constructor(private readonly options: MdnsPresenceOptions) {}
 
@@ -63,6 +74,10 @@ export class MdnsPresence {
   /** Feeds every record of one response. Records of other services are ignored cheaply. */
   ingest(records: readonly ParsedRecord[], source: RemoteInfo, now: number): void {
     const suffix = `.${this.options.serviceType}`;
+    // On a keyed site nothing of an instance is looked at unless its packet carries a TXT
+    // sealed with the key: forged announcements never take a table slot or trigger a query.
+    const sealed = this.options.membership === undefined ? undefined : this.sealedInstances(records, suffix, source);
+    const admitted = (fqdn: string): boolean => sealed === undefined || sealed.has(fqdn);
     const touched = new Set<Instance>();
     // Addresses first, so SRV targets in the same packet resolve.
     const fresh = new Map<string, string[]>();
@@ -79,7 +94,7 @@ export class MdnsPresence {
     for (const record of records) {
       if (record.type === 'PTR' && record.name === this.options.serviceType) {
         const fqdn = typeof record.data === 'string' ? record.data.toLowerCase() : undefined;
-        if (fqdn === undefined || !fqdn.endsWith(suffix)) continue;
+        if (fqdn === undefined || !fqdn.endsWith(suffix) || !admitted(fqdn)) continue;
         if (record.ttl === 0) {
           this.remove(fqdn);
         } else if (!this.instances.has(fqdn)) {
@@ -89,6 +104,7 @@ export class MdnsPresence {
           }
         }
       } else if ((record.type === 'SRV' || record.type === 'TXT') && record.name.endsWith(suffix)) {
+        if (!admitted(record.name)) continue;
         if (record.ttl === 0) {
           this.remove(record.name);
           continue;
@@ -108,6 +124,8 @@ export class MdnsPresence {
           const txt = txtData(record);
           instance.id = txt.get('id') ?? instance.id;
           instance.version = txt.get('v') ?? instance.version;
+          const signed = sealed?.get(record.name);
+          if (signed !== undefined) instance.sealedAddresses = signed;
         }
         touched.add(instance);
       }
@@ -160,7 +178,7 @@ export class MdnsPresence {
     }
     const host = this.pickAddress(instance);
     if (host === undefined) return;
-    const url = `http://${isIPv4(host) ? host : `[${host}]`}:${port}`;
+    const url = `${this.options.scheme ?? 'http'}://${isIPv4(host) ? host : `[${host}]`}:${port}`;
     const existing = this.live.get(id);
     if (existing !== undefined && existing.peer.url === url) {
       existing.fqdn = instance.fqdn;
@@ -175,8 +193,39 @@ export class MdnsPresence {
     this.options.onUp(peer);
   }
 
+  /**
+   * The instances of this packet whose TXT carries a valid seal, with the addresses they
+   * signed. The seal covers the instance name, id, version, port and addresses, so a copy
+   * replayed from another host still points at the real member.
+   */
+  private sealedInstances(records: readonly ParsedRecord[], suffix: string, source: RemoteInfo): Map<string, readonly string[]> {
+    const membership = this.options.membership;
+    const sealed = new Map<string, readonly string[]>();
+    if (membership === undefined) return sealed;
+    for (const record of records) {
+      if (record.type !== 'TXT' || !record.name.endsWith(suffix)) continue;
+      const txt = txtData(record);
+      const srv = records.find((r) => r.type === 'SRV' && r.name === record.name);
+      const port = srv === undefined ? undefined : srvData(srv)?.port;
+      const mac = txt.get('mac');
+      const fields = announcementFields(record.name, txt.get('id'), txt.get('v'), port, txt.get('a'));
+      if (fields !== undefined && mac !== undefined && membership.verify(fields, mac)) {
+        sealed.set(record.name, (txt.get('a') ?? '').split(',').filter((address) => address !== ''));
+      } else if (!this.foreign.has(record.name) && this.foreign.size < MAX_INSTANCES) {
+        this.foreign.add(record.name);
+        this.options.onForeign?.(record.name, source.address);
+      }
+    }
+    return sealed;
+  }
+
   /** The A record address the packet came from if it is one, else any IPv4, else the source. */
   private pickAddress(instance: Instance): string | undefined {
+    if (instance.sealedAddresses !== undefined) {
+      const signed = instance.sealedAddresses;
+      if (instance.source !== undefined && signed.includes(instance.source)) return instance.source;
+      return signed.find((address) => isIPv4(address)) ?? signed[0];
+    }
     const addresses = instance.target === undefined ? [] : (this.hosts.get(instance.target)?.addresses ?? []);
     const v4 = addresses.filter((address) => isIPv4(address));
     if (instance.source !== undefined && v4.includes(instance.source)) return instance.source;

@@ -8,6 +8,8 @@ export interface RegistryRoute {
   readonly registry: string;
   readonly repository: string;
   readonly client: RegistryClient;
+  /** True when this node pulls from the registry with credentials: its content may be private. */
+  readonly authenticated: boolean;
 }
 
 /**
@@ -17,11 +19,15 @@ export interface RegistryRoute {
  */
 export class RegistryRouter {
   private readonly clients: ReadonlyMap<string, RegistryClient>;
+  private readonly authenticated: ReadonlySet<string>;
 
   constructor(
     clients: Iterable<RegistryClient>,
     private readonly defaultRegistry: string,
+    /** Registry hosts this node has credentials for. */
+    authenticatedRegistries: Iterable<string> = [],
   ) {
+    this.authenticated = new Set([...authenticatedRegistries].map(canonicalRegistryHost));
     this.clients = new Map([...clients].map((client) => [canonicalRegistryHost(client.registry), client]));
     if (!this.clients.has(canonicalRegistryHost(defaultRegistry))) {
       throw new Error(`default registry ${defaultRegistry} has no client`);
@@ -58,7 +64,7 @@ export class RegistryRouter {
     // Docker Hub's official images live under `library/`; clients may leave that implicit.
     const repository = registry === DOCKER_HUB && !name.includes('/') ? `library/${name}` : name;
     assertRepositoryName(repository);
-    return { registry, repository, client };
+    return { registry, repository, client, authenticated: this.authenticated.has(registry) };
   }
 }
 

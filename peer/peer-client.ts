@@ -1,3 +1,4 @@
+import type { Agent as HttpsAgent } from 'node:https';
 import type { Logger } from 'pino';
 import type { Peer } from '../discovery/peer-discovery.js';
 import type { Digest } from '../oci/digest.js';
@@ -21,6 +22,8 @@ export interface PeerClientOptions {
   /** First-byte limit when the peer is the owner and may first have to ask upstream. */
   readonly ownerFetchTimeoutMs: number;
   readonly logger: Logger;
+  /** The TLS-PSK agent of a keyed site (site/peer-tls.ts); peers are plain HTTP without one. */
+  readonly httpsAgent?: HttpsAgent;
 }
 
 /** Fetches from other EdgePier nodes over their ordinary pull API, marked as peer calls. */
@@ -84,7 +87,7 @@ export class PeerClient {
     const timeouts: HttpStreamTimeouts = request.ownerFetch
       ? { connectMs: peerTimeout, responseMs: this.options.ownerFetchTimeoutMs, idleMs: this.options.ownerFetchTimeoutMs }
       : { connectMs: peerTimeout, responseMs: peerTimeout, idleMs: peerTimeout };
-    return openHttpStream(`${peer.url}${path}`, { method: 'GET', headers, timeouts, signal: request.signal });
+    return openHttpStream(`${peer.url}${path}`, { method: 'GET', headers, timeouts, signal: request.signal, httpsAgent: this.options.httpsAgent });
   }
 }
 

@@ -1,14 +1,16 @@
 import type { Logger } from 'pino';
 import type { Peer, PeerDiscovery } from '../discovery/peer-discovery.js';
 import type { BlobSource } from '../mirror/blob-source.js';
-import type { PeerSourceOptions } from '../mirror/pull-through-mirror.js';
+import type { PeerManifestAnswer, PeerSourceOptions, PeerSourceProvider } from '../mirror/peer-source-provider.js';
 import type { RegistryRoute } from '../mirror/registry-router.js';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
 import type { UpstreamBlob } from '../upstream/registry-client.js';
 import type { PeerClient } from './peer-client.js';
 import type { PeerHealth } from './peer-health.js';
-import { OWNER_FETCH_QUERY, PEER_QUERY, peerPath } from './peer-protocol.js';
+import { REDIRECT_TICKET_TTL_MS, signRedirect, TICKET_EXPIRES_QUERY, TICKET_QUERY } from '../site/redirect-ticket.js';
+import type { SiteKey } from '../site/site-key.js';
+import { OWNER_FETCH_QUERY, PEER_QUERY } from './peer-protocol.js';
 import { rankByRendezvous } from './rendezvous.js';
 
 export interface SitePeersOptions {
@@ -21,14 +23,13 @@ export interface SitePeersOptions {
   readonly holderLookupMs: number;
   /** Per-peer limit when asking every peer for a manifest (offline tag resolution). */
   readonly peerTimeoutMs: number;
-}
-
-export interface PeerManifestAnswer {
-  readonly digest: Digest;
-  readonly body: Buffer;
-  readonly mediaType: string;
-  readonly resolvedAt?: number;
-  readonly peer: string;
+  /**
+   * The site key, when the site has one: peers are then proven members, tags may be taken
+   * from them, and redirects carry a ticket signed with it. Without one (an open site) no
+   * tag is taken from a peer and content behind credentials is never asked of peers.
+   */
+  readonly siteKey?: SiteKey;
+  readonly now?: () => number;
 }
 
 /**
@@ -36,7 +37,7 @@ export interface PeerManifestAnswer {
  * fetches upstream once for the whole site and serves waiters as bytes arrive), then any
  * node the LAN names as a holder, and only then the caller's upstream.
  */
-export class SitePeers {
+export class SitePeers implements PeerSourceProvider {
   constructor(private readonly options: SitePeersOptions) {}
 
   /** The live, healthy peers ranked for `digest`, with this node's own place among them. */
@@ -52,6 +53,9 @@ export class SitePeers {
   blobSources(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobSource[]> {
     // Alone on the LAN: nothing to ask, and no lookup timeout to wait out.
     if (this.options.discovery.peers().length === 0) return Promise.resolve([]);
+    // An open site's peers share only anonymous content: asking them for this would only
+    // tell the LAN what this node pulls privately.
+    if (route.authenticated && this.options.siteKey === undefined) return Promise.resolve([]);
     const owner = options.peers === 'all' ? this.rank(digest).owner : undefined;
     const skip = new Set([this.options.nodeId, owner?.id, options.exclude]);
     // Ask the LAN now, in parallel with the owner attempt: the answer is only awaited if
@@ -69,13 +73,30 @@ export class SitePeers {
 
   /** Where redirect mode sends a client: the owner (which fetches if needed) or a holder. */
   async redirectTarget(route: RegistryRoute, digest: Digest): Promise<string | undefined> {
+    if (route.authenticated && this.options.siteKey === undefined) return undefined;
     const { owner } = this.rank(digest);
-    const path = peerPath(route.registry, route.repository, 'blobs', digest.value);
-    const marker = `&${PEER_QUERY}=${encodeURIComponent(this.options.nodeId)}`;
-    if (owner) return `${owner.url}${path}${marker}&${OWNER_FETCH_QUERY}=1`;
+    if (owner) return this.redirectUrl(owner, route, digest, true);
     const holders = await this.options.discovery.findHolders(digest.value, { timeoutMs: this.options.holderLookupMs, firstAnswerOnly: true });
     const holder = holders.find((peer) => peer.id !== this.options.nodeId && !this.options.health.isAvoided(peer.id));
-    return holder ? `${holder.url}${path}${marker}` : undefined;
+    return holder ? this.redirectUrl(holder, route, digest, false) : undefined;
+  }
+
+  /**
+   * The URL a runtime is sent to. It speaks plain HTTP to the member's peer port; on a keyed
+   * site the URL carries a ticket for this one blob, valid for a minute.
+   */
+  private redirectUrl(peer: Peer, route: RegistryRoute, digest: Digest, ownerFetch: boolean): string {
+    const path = `/v2/${route.repository}/blobs/${digest.value}`;
+    const base = peer.url.replace(/^https:/, 'http:');
+    const query = new URLSearchParams({ ns: route.registry, [PEER_QUERY]: this.options.nodeId });
+    if (ownerFetch) query.set(OWNER_FETCH_QUERY, '1');
+    const key = this.options.siteKey;
+    if (key !== undefined) {
+      const expires = Math.floor(((this.options.now ?? Date.now)() + REDIRECT_TICKET_TTL_MS) / 1000);
+      query.set(TICKET_EXPIRES_QUERY, String(expires));
+      query.set(TICKET_QUERY, signRedirect(key, { path, registry: route.registry, issuer: this.options.nodeId, ownerFetch, expires }));
+    }
+    return `${base}${path}?${query.toString()}`;
   }
 
   /**
@@ -84,6 +105,10 @@ export class SitePeers {
    * are verified; a peer that sends other bytes is avoided.
    */
   async manifestFromPeers(route: RegistryRoute, reference: { tag: string } | { digest: Digest }): Promise<PeerManifestAnswer | undefined> {
+    // A tag is not content-addressed: nothing could check a peer's answer, so only proven
+    // members are asked.
+    if ('tag' in reference && this.options.siteKey === undefined) return undefined;
+    if (route.authenticated && this.options.siteKey === undefined) return undefined;
     const peers = this.options.discovery.peers().filter((peer) => !this.options.health.isAvoided(peer.id));
     const referenceText = 'tag' in reference ? reference.tag : reference.digest.value;
     const answers = await Promise.all(

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ContentSource } from '../mirror/pull-through-mirror.js';
+import type { ContentSource } from '../mirror/mirror-results.js';
 import type { UpstreamResponseEvent } from '../upstream/got-registry-client.js';
 import type { CacheUsage } from './metrics-cache-usage.js';
 import type { Metrics, MetricsSnapshot } from './metrics.js';

@@ -1,4 +1,4 @@
-import type { ContentSource } from '../mirror/pull-through-mirror.js';
+import type { ContentSource } from '../mirror/mirror-results.js';
 import { parseRequestPath } from '../oci/parse-request-path.js';
 import type { RequestFacts } from './request-context.js';
 

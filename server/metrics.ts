@@ -1,4 +1,4 @@
-import type { ContentSource } from '../mirror/pull-through-mirror.js';
+import type { ContentSource } from '../mirror/mirror-results.js';
 import type { UpstreamObserver } from '../upstream/got-registry-client.js';
 import type { ServedRequest } from './metrics-served-request.js';
 

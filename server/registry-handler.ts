@@ -1,23 +1,29 @@
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'koa';
 import type { PullThroughMirror } from '../mirror/pull-through-mirror.js';
-import type { RegistryRouter } from '../mirror/registry-router.js';
+import type { RegistryRoute, RegistryRouter } from '../mirror/registry-router.js';
 import { rangeLength, resolveRange } from '../oci/byte-range.js';
 import type { Digest } from '../oci/digest.js';
 import { BLOB_MEDIA_TYPE } from '../oci/media-types.js';
 import { OciError } from '../oci/oci-error.js';
 import { parseRequestPath, type ManifestReference } from '../oci/parse-request-path.js';
 import { API_VERSION_HEADER } from './oci-error-response.js';
-import { OWNER_FETCH_HEADER, OWNER_FETCH_QUERY, PEER_HEADER, PEER_QUERY, RESOLVED_AT_HEADER, type RequestOrigin } from '../peer/peer-protocol.js';
+import { RESOLVED_AT_HEADER } from '../peer/peer-protocol.js';
+import type { RequestOrigin } from '../mirror/request-origin.js';
 import { SOURCE_HEADER, STALE_HEADER } from './headers.js';
 import type { EdgePierState } from './request-context.js';
+
+export type RegistryContext = Context & { state: EdgePierState };
 
 export interface RegistryHandlerDependencies {
   readonly mirror: PullThroughMirror;
   readonly router: RegistryRouter;
+  /**
+   * Who is asking, decided by the listener: always a local client on the client API; a
+   * member (or a redirected client with a ticket) on the peer API. Throws to refuse.
+   */
+  readonly originOf: (ctx: RegistryContext, request: { route: RegistryRoute; kind: 'manifest' | 'blob'; byTag: boolean }) => RequestOrigin;
 }
-
-type RegistryContext = Context & { state: EdgePierState };
 
 /** The one handler behind `/v2/*`: parse the path once, route to a registry, answer. */
 export function createRegistryHandler(deps: RegistryHandlerDependencies): (ctx: RegistryContext) => Promise<void> {
@@ -36,7 +42,8 @@ export function createRegistryHandler(deps: RegistryHandlerDependencies): (ctx: 
     if (Array.isArray(ctx.query.ns)) throw new OciError('NAME_INVALID', 'ns may be given once');
     const route = deps.router.resolve(target.name, namespace);
     if (namespace !== undefined) ctx.set('OCI-Namespace', namespace);
-    const origin = requestOrigin(ctx);
+    const origin = deps.originOf(ctx, { route, kind: target.kind, byTag: target.kind === 'manifest' && target.reference.kind === 'tag' });
+    if (origin.peerId !== undefined) ctx.state.facts.peer = origin.peerId;
     if (target.kind === 'manifest') {
       await serveManifest(ctx, deps.mirror, route, target.reference, origin);
     } else {
@@ -48,7 +55,7 @@ export function createRegistryHandler(deps: RegistryHandlerDependencies): (ctx: 
 async function serveManifest(
   ctx: RegistryContext,
   mirror: PullThroughMirror,
-  route: ReturnType<RegistryRouter['resolve']>,
+  route: RegistryRoute,
   reference: ManifestReference,
   origin: RequestOrigin,
 ): Promise<void> {
@@ -57,7 +64,8 @@ async function serveManifest(
   Object.assign(ctx.state.facts, { source: manifest.source, digest: manifest.digest, bytes: manifest.size, ...(manifest.stale ? { stale: true } : {}) });
   ctx.set('Docker-Content-Digest', manifest.digest);
   ctx.set(SOURCE_HEADER, manifest.source);
-  if (manifest.stale) ctx.set(STALE_HEADER, 'true');
+  // A tag a member answered says which member: the operator then knows whom the site trusted.
+  if (manifest.stale) ctx.set(STALE_HEADER, manifest.answeredBy ? `true; member=${manifest.answeredBy}` : 'true');
   if (manifest.resolvedAt !== undefined) ctx.set(RESOLVED_AT_HEADER, String(manifest.resolvedAt));
   ctx.type = manifest.mediaType;
   if (method === 'HEAD' || !manifest.body) {
@@ -71,7 +79,7 @@ async function serveManifest(
 async function serveBlob(
   ctx: RegistryContext,
   mirror: PullThroughMirror,
-  route: ReturnType<RegistryRouter['resolve']>,
+  route: RegistryRoute,
   digest: Digest,
   origin: RequestOrigin,
 ): Promise<void> {
@@ -122,16 +130,4 @@ async function serveBlob(
   } finally {
     ctx.state.facts.bytes = sent;
   }
-}
-
-/**
- * Who is asking. Peers mark their calls with a header; a client redirected by a peer carries
- * the same markers as query parameters (it cannot be told to add headers).
- */
-function requestOrigin(ctx: RegistryContext): RequestOrigin {
-  const peer = ctx.get(PEER_HEADER) || (typeof ctx.query[PEER_QUERY] === 'string' ? ctx.query[PEER_QUERY] : '');
-  if (!peer) return { fromPeer: false };
-  ctx.state.facts.peer = peer.slice(0, 64);
-  const ownerFetch = ctx.get(OWNER_FETCH_HEADER) === '1' || ctx.query[OWNER_FETCH_QUERY] === '1';
-  return { fromPeer: true, ownerFetch, peerId: peer.slice(0, 64) };
 }

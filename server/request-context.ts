@@ -1,4 +1,4 @@
-import type { ContentSource } from '../mirror/pull-through-mirror.js';
+import type { ContentSource } from '../mirror/mirror-results.js';
 
 /** What a handler learned, for the one log line per request. */
 export interface RequestFacts {

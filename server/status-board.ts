@@ -1,5 +1,5 @@
 import type { Peer } from '../discovery/peer-discovery.js';
-import type { ContentSource } from '../mirror/pull-through-mirror.js';
+import type { ContentSource } from '../mirror/mirror-results.js';
 import type { CacheUsage } from './metrics-cache-usage.js';
 import type { MetricsSnapshot } from './metrics.js';
 import type { ServedRequest } from './metrics-served-request.js';

@@ -1,4 +1,4 @@
-import type { ContentSource } from '../mirror/pull-through-mirror.js';
+import type { ContentSource } from '../mirror/mirror-results.js';
 import { CONTENT_SOURCES } from './metrics-served-request.js';
 import { formatBytes, formatDuration, formatRatio, shortDigest } from './status-format.js';
 import type { StatusSnapshot } from './status-snapshot.js';

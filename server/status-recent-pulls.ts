@@ -1,4 +1,4 @@
-import type { ContentSource } from '../mirror/pull-through-mirror.js';
+import type { ContentSource } from '../mirror/mirror-results.js';
 import { requestTarget, type ServedRequest } from './metrics-served-request.js';
 
 /** One pull as the status page lists it. */

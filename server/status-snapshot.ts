@@ -1,4 +1,4 @@
-import type { ContentSource } from '../mirror/pull-through-mirror.js';
+import type { ContentSource } from '../mirror/mirror-results.js';
 import type { PeerStatus } from './status-peers.js';
 import type { RecentPull } from './status-recent-pulls.js';
 

@@ -17,7 +17,7 @@ async function serve(t: TestContext, cacheDir: string, upstream: string): Promis
   const port = await getFreePort();
   const cli = startProcess(
     process.execPath,
-    ['--import', 'tsx', MAIN, 'serve', '--listen', `127.0.0.1:${port}`, '--cache-dir', cacheDir, '--upstream', upstream, '--no-mdns', '--tag-timeout', '1s', '--upstream-timeout', '2s'],
+    ['--import', 'tsx', MAIN, 'serve', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', cacheDir, '--upstream', upstream, '--no-mdns', '--tag-timeout', '1s', '--upstream-timeout', '2s'],
     { name: 'edgepier-serve' },
   );
   t.after(() => cli.stop());

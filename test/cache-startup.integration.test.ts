@@ -44,7 +44,7 @@ async function seed(cacheDir: string): Promise<void> {
 async function cliStartMs(cacheDir: string): Promise<{ ms: number; stop: () => Promise<unknown>; output: () => string }> {
   const port = await getFreePort();
   const started = performance.now();
-  const cli = startProcess(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--listen', `127.0.0.1:${port}`, '--cache-dir', cacheDir, '--upstream', 'http://127.0.0.1:9', '--no-mdns'], { name: 'edgepier-serve' });
+  const cli = startProcess(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', cacheDir, '--upstream', 'http://127.0.0.1:9', '--no-mdns'], { name: 'edgepier-serve' });
   await waitForHttp(`http://127.0.0.1:${port}/v2/`, { process: cli, deadlineMs: 30_000 });
   return { ms: performance.now() - started, stop: () => cli.stop(), output: () => cli.stdout };
 }
@@ -66,7 +66,7 @@ describe(`start-up and eviction with ${BLOBS} cached blobs`, () => {
   });
 
   test('EdgePierNode.start() (journal read, listen, advertise every digest) takes under 2 s', async () => {
-    const loaded = loadConfig({ argv: ['--cache-dir', cache.path, '--listen', '127.0.0.1:0', '--no-mdns', '--upstream', 'http://127.0.0.1:9'], env: {} });
+    const loaded = loadConfig({ argv: ['--cache-dir', cache.path, '--listen', '127.0.0.1:0', '--peer-listen', '127.0.0.1:0', '--no-mdns', '--upstream', 'http://127.0.0.1:9'], env: {} });
     assert.ok(loaded.ok);
     let discovery: MemoryDiscovery | undefined;
     const node = new EdgePierNode(loaded.config, silent, {

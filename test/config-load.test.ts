@@ -28,7 +28,10 @@ void describe('loadConfig defaults', () => {
     const { config, sources } = loaded(loadConfig({ argv: [], env: HOME_ONLY }));
     assert.deepEqual(config, {
       configFile: null,
-      listen: { host: '0.0.0.0', port: 5000 },
+      listen: { host: '127.0.0.1', port: 5000 },
+      clientAllow: [],
+      peerListen: { host: '0.0.0.0', port: 5001 },
+      siteKeyFile: null,
       cacheDir: '/home/u/.cache/edgepier',
       cacheMaxSize: { kind: 'unlimited' },
       cacheLowWater: 90,
@@ -101,7 +104,7 @@ void describe('loadConfig precedence: flag > env > file > default', () => {
 
 void describe('loadConfig argv forms', () => {
   void it('accepts --flag value and --flag=value', () => {
-    const { config } = loaded(loadConfig({ argv: ['--listen=[::]:5000', '--cache-dir', '/var/cache/ep', '--cache-max-size=10GiB'], env: {} }));
+    const { config } = loaded(loadConfig({ argv: ['--listen=[::]:5000', '--client-allow=198.18.0.0/24', '--cache-dir', '/var/cache/ep', '--cache-max-size=10GiB'], env: {} }));
     assert.deepEqual(config.listen, { host: '::', port: 5000 });
     assert.equal(config.cacheDir, '/var/cache/ep');
     assert.deepEqual(config.cacheMaxSize, { kind: 'bytes', bytes: 10 * 2 ** 30 });
@@ -357,5 +360,48 @@ void describe('loadConfig transparent mode and upstream trust', () => {
       ['--upstream-ca-file', 'is empty: give a PEM file (from /ep.yaml, key upstreamCaFile)'],
     ]);
     assert.equal(loaded(loadConfig({ argv: [], env: { ...HOME_ONLY, EDGEPIER_UPSTREAM_CA_FILE: '' } })).sources.upstreamCaFile, 'default');
+  });
+});
+
+void describe('loadConfig site boundary', () => {
+  void it('serves the client API on loopback and the peer API on every interface by default', () => {
+    const { config } = loaded(loadConfig({ argv: [], env: HOME_ONLY }));
+    assert.deepEqual([config.listen, config.peerListen, config.clientAllow, config.siteKeyFile], [
+      { host: '127.0.0.1', port: 5000 },
+      { host: '0.0.0.0', port: 5001 },
+      [],
+      null,
+    ]);
+  });
+
+  void it('refuses a non-loopback --listen or --proxy-listen without --client-allow, naming both flags', () => {
+    const problems = problemsOf(loadConfig({ argv: ['--listen', '0.0.0.0:5000', '--proxy-listen', '[::]:3128'], env: HOME_ONLY }));
+    assert.deepEqual(problems.map((problem) => problem.setting), ['--listen', '--proxy-listen']);
+    for (const problem of problems) assert.match(problem.message, /--client-allow/);
+  });
+
+  void it('reads --client-allow blocks and single addresses from the flag, env and YAML', () => {
+    const fromFlag = loaded(loadConfig({ argv: ['--listen', '0.0.0.0:5000', '--client-allow', '198.18.0.0/24,198.19.0.7', '--client-allow', 'fd00::/8'], env: HOME_ONLY }));
+    assert.deepEqual(fromFlag.config.clientAllow, [
+      { network: '198.18.0.0', prefix: 24, family: 'ipv4' },
+      { network: '198.19.0.7', prefix: 32, family: 'ipv4' },
+      { network: 'fd00::', prefix: 8, family: 'ipv6' },
+    ]);
+    const fromEnv = loaded(loadConfig({ argv: [], env: { ...HOME_ONLY, EDGEPIER_CLIENT_ALLOW: '10.0.0.0/8' } }));
+    assert.deepEqual(fromEnv.config.clientAllow, [{ network: '10.0.0.0', prefix: 8, family: 'ipv4' }]);
+    const readFile = files({ '/ep.yaml': 'clientAllow: [192.0.2.0/24]\nsiteKeyFile: /etc/edgepier/site.key\npeerListen: 0.0.0.0:6001\n' });
+    const fromFile = loaded(loadConfig({ argv: ['--config', '/ep.yaml'], env: HOME_ONLY, readFile }));
+    assert.deepEqual(fromFile.config.clientAllow, [{ network: '192.0.2.0', prefix: 24, family: 'ipv4' }]);
+    assert.equal(fromFile.config.siteKeyFile, '/etc/edgepier/site.key');
+    assert.deepEqual(fromFile.config.peerListen, { host: '0.0.0.0', port: 6001 });
+  });
+
+  void it('refuses a bad CIDR and a peer listener on the client port', () => {
+    const bad = problemsOf(loadConfig({ argv: ['--client-allow', '198.18.0.0/33,not-an-ip'], env: HOME_ONLY }));
+    assert.deepEqual(bad.map((problem) => problem.setting), ['--client-allow', '--client-allow']);
+    assert.match(bad[0]?.message ?? '', /prefix must be 0-32/);
+    assert.match(bad[1]?.message ?? '', /is not an IP address or CIDR block/);
+    const same = problemsOf(loadConfig({ argv: ['--listen', '127.0.0.1:5000', '--peer-listen', '127.0.0.1:0', '--peer-listen', '127.0.0.1:5000'], env: HOME_ONLY }));
+    assert.deepEqual(same.map((problem) => problem.setting), ['--peer-listen']);
   });
 });

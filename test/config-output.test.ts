@@ -18,6 +18,8 @@ function load(argv: string[], env: Record<string, string | undefined> = {}): Edg
 
 const CUSTOM_ARGV = [
   '--listen', '[::]:5050',
+  '--client-allow', '198.18.0.0/24,fd00::/8',
+  '--peer-listen', '[::]:5051',
   '--cache-dir', '/var/cache/ep',
   '--cache-max-size', '30%',
   '--cache-low-water', '75%',

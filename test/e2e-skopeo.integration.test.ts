@@ -117,7 +117,7 @@ describe('skopeo pulls through EdgePier from a real docker-registry', () => {
     const port = await getFreePort();
     const cli = startProcess(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, '..', 'cli', 'main.ts'), 'serve', '--listen', `127.0.0.1:${port}`, '--cache-dir', cache.path, '--upstream', registry.url, '--no-mdns', '--tag-timeout', '1s', '--upstream-timeout', '2s'],
+      ['--import', 'tsx', join(import.meta.dirname, '..', 'cli', 'main.ts'), 'serve', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', cache.path, '--upstream', registry.url, '--no-mdns', '--tag-timeout', '1s', '--upstream-timeout', '2s'],
       { name: 'edgepier-cli' },
     );
     t.after(() => cli.stop());

@@ -21,13 +21,13 @@ interface StartedNode {
 async function startNode(t: TestContext, upstream: string, options: { lan?: MemoryLan; nodeId: string; extraArgs?: string[] }): Promise<StartedNode> {
   const cache = await makeTempDir('ops');
   const loaded = loadConfig({
-    argv: ['--listen', '127.0.0.1:0', '--cache-dir', cache.path, '--no-mdns', '--upstream', upstream, '--node-id', options.nodeId, ...(options.extraArgs ?? [])],
+    argv: ['--listen', '127.0.0.1:0', '--peer-listen', '127.0.0.1:0', '--cache-dir', cache.path, '--no-mdns', '--upstream', upstream, '--node-id', options.nodeId, ...(options.extraArgs ?? [])],
     env: {},
   });
   assert.ok(loaded.ok, JSON.stringify(loaded));
   const lan = options.lan;
   const node = new EdgePierNode(loaded.config, pino({ level: process.env.EDGEPIER_TEST_LOG ?? 'silent' }), {
-    ...(lan ? { discovery: ({ nodeId, port }) => new MemoryDiscovery({ lan, nodeId, url: `http://127.0.0.1:${port}` }) } : {}),
+    ...(lan ? { discovery: ({ nodeId, url }) => new MemoryDiscovery({ lan, nodeId, url }) } : {}),
   });
   await node.start();
   let closed = false;
@@ -151,7 +151,7 @@ describe('operations endpoints', () => {
     const metricsText = async (): Promise<string> => (await getText(`${node.url}/metrics`)).body;
     await pollUntil('node-b seen', async () => (sample(await metricsText(), 'edgepier_peers') === 1 ? true : undefined));
     let status = (await (await fetch(`${node.url}/status.json`)).json()) as StatusSnapshot;
-    assert.deepEqual(status.peers.map((peer) => [peer.id, peer.state, peer.url]), [['node-b', 'up', other.node.url]]);
+    assert.deepEqual(status.peers.map((peer) => [peer.id, peer.state, peer.url]), [['node-b', 'up', other.node.peerUrl]]);
     await other.close();
     await pollUntil('node-b gone', async () => (sample(await metricsText(), 'edgepier_peers') === 0 ? true : undefined));
     const text = await metricsText();

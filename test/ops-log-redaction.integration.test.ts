@@ -56,7 +56,7 @@ describe('log redaction', () => {
     t.after(() => cache.remove());
     const upstreamHost = registry.host;
     const loaded = loadConfig({
-      argv: ['--listen', '127.0.0.1:0', '--cache-dir', cache.path, '--no-mdns', '--upstream', registry.url, '--log-level', 'trace'],
+      argv: ['--listen', '127.0.0.1:0', '--peer-listen', '127.0.0.1:0', '--cache-dir', cache.path, '--no-mdns', '--upstream', registry.url, '--log-level', 'trace'],
       env: { EDGEPIER_CREDENTIALS: JSON.stringify({ [upstreamHost]: { username: registry.username, password: registry.password } }) },
     });
     assert.ok(loaded.ok, JSON.stringify(loaded));

@@ -59,7 +59,7 @@ test('SIGTERM during a slow download: exit 0 within the bound, the client comple
   const port = await getFreePort();
   const cli = startProcess(
     process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, '..', 'cli', 'main.ts'), 'serve', '--listen', `127.0.0.1:${port}`, '--cache-dir', cache.path, '--upstream', upstream.url, '--no-mdns'],
+    ['--import', 'tsx', join(import.meta.dirname, '..', 'cli', 'main.ts'), 'serve', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', cache.path, '--upstream', upstream.url, '--no-mdns'],
     { name: 'edgepier-sigterm' },
   );
   t.after(() => cli.stop({ deadlineMs: 1000 }));

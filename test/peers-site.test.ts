@@ -5,16 +5,15 @@ import { after, before, describe, test } from 'node:test';
 import { rankByRendezvous } from '../peer/rendezvous.js';
 import { startFakePeer, type PeerBehaviour } from './support/fake-peer.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
-import { startMemorySite, type MemorySite } from './support/memory-site.js';
+import { startMemorySite, type MemorySite, type SiteNode } from './support/memory-site.js';
 import { readBody } from './support/read-body.js';
 import { waitUntil } from './support/wait-until.js';
 
 const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
-/** Does `url` hold `digest` locally? (A peer request is answered from local content only.) */
-async function holds(url: string, digest: string): Promise<boolean> {
-  const response = await fetch(`${url}/v2/app/blobs/${digest}`, { method: 'HEAD', headers: { 'x-edgepier-peer': 'probe' } });
-  return response.status === 200;
+/** Does the node hold `digest` locally? (A peer request is answered from local content only.) */
+function holds(node: SiteNode, digest: string): Promise<boolean> {
+  return node.holds('app', digest);
 }
 
 /** An id that rendezvous hashing ranks first for `digest` among `others`: the digest's owner. */
@@ -26,20 +25,21 @@ function owningId(digest: string, others: readonly string[], prefix: string): st
   throw new Error('no owning id found');
 }
 
-describe('site peers: nodes share layers and survive bad neighbours', () => {
+for (const keyed of [false, true]) describe(`site peers${keyed ? ' with a site key (TLS-PSK)' : ' on an open site'}: nodes share layers`, () => {
   const upstream = new LoopbackRegistry();
   let site: MemorySite;
 
   before(async () => {
     await upstream.start();
-    site = await startMemorySite({ nodes: 3, upstreamUrl: upstream.url });
+    site = await startMemorySite({ nodes: 3, upstreamUrl: upstream.url, siteKey: keyed });
   });
   after(async () => {
     await site.close();
     await upstream.stop();
   });
 
-  const node = (index: number): string => site.nodes[index]?.url ?? assert.fail('no such node');
+  const node = (index: number): string => member(index).url;
+  const member = (index: number): SiteNode => site.nodes[index] ?? assert.fail('no such node');
 
   test('a blob one node pulled is served to another by the peer, and then held there too', async () => {
     // A layer node 1 owns: had node 2 owned it, node 1's pull would have gone through node 2,
@@ -50,12 +50,12 @@ describe('site peers: nodes share layers and survive bad neighbours', () => {
     const digest = upstream.addBlob(blob);
     const first = await fetch(`${node(0)}/v2/app/blobs/${digest}`);
     assert.equal(sha256((await readBody(first)).bytes), digest);
-    await waitUntil(() => holds(node(0), digest), 'node 1 commit');
+    await waitUntil(() => holds(member(0), digest), 'node 1 commit');
     const second = await fetch(`${node(1)}/v2/app/blobs/${digest}`);
     assert.equal(second.headers.get('x-edgepier-source'), 'peer');
     assert.equal(sha256((await readBody(second)).bytes), digest);
     assert.equal(upstream.blobGets(digest), 1, 'the WAN carried the layer once');
-    await waitUntil(() => holds(node(1), digest), 'node 2 holds the layer afterwards (proxy mode tees into its cache)');
+    await waitUntil(() => holds(member(1), digest), 'node 2 holds the layer afterwards (proxy mode tees into its cache)');
   });
 
   test('three nodes asking for one cold layer at once: one upstream GET for the whole site', async () => {
@@ -74,19 +74,19 @@ describe('site peers: nodes share layers and survive bad neighbours', () => {
     const digest = upstream.addBlob(randomBytes(1024));
     const before = upstream.requests.length;
     const started = Date.now();
-    const response = await fetch(`${node(0)}/v2/app/blobs/${digest}`, { headers: { 'x-edgepier-peer': 'node-9' } });
+    const response = await member(0).peerGet(`/v2/app/blobs/${digest}`, { 'x-edgepier-peer': 'node-9' });
     assert.equal(response.status, 404);
     assert.ok(Date.now() - started < 500, 'answered at once');
     assert.equal(upstream.requests.length, before, 'no upstream call');
-    for (const other of site.nodes.slice(1)) assert.equal(await holds(other.url, digest), false, 'no peer was asked to fetch');
+    for (const other of site.nodes.slice(1)) assert.equal(await holds(other, digest), false, 'no peer was asked to fetch');
   });
 
   test("an owner fetch goes to upstream once and serves the asking peer, without asking other peers", async () => {
     const blob = randomBytes(64 * 1024);
     const digest = upstream.addBlob(blob);
-    const response = await fetch(`${node(2)}/v2/app/blobs/${digest}`, { headers: { 'x-edgepier-peer': 'node-1', 'x-edgepier-owner-fetch': '1' } });
+    const response = await member(2).peerGet(`/v2/app/blobs/${digest}`, { 'x-edgepier-peer': 'node-1', 'x-edgepier-owner-fetch': '1' });
     assert.equal(response.status, 200);
-    assert.equal(sha256((await readBody(response)).bytes), digest);
+    assert.equal(sha256(response.body), digest);
     assert.equal(upstream.blobGets(digest), 1);
   });
 });
@@ -150,10 +150,10 @@ describe('bad neighbours cost a fallback, never wrong bytes', () => {
 });
 
 describe('redirect mode', () => {
-  test("sends the client to the peer that holds the layer, and serves directly when no peer fits", async () => {
+  for (const keyed of [false, true]) test(`sends the client to the peer that holds the layer${keyed ? ', with a signed ticket on a keyed site' : ''}`, async () => {
     const upstream = new LoopbackRegistry();
     await upstream.start();
-    const site = await startMemorySite({ nodes: 2, upstreamUrl: upstream.url, args: ['--peer-mode', 'redirect'] });
+    const site = await startMemorySite({ nodes: 2, upstreamUrl: upstream.url, args: ['--peer-mode', 'redirect'], siteKey: keyed });
     try {
       const [first, second] = site.nodes;
       assert.ok(first && second);
@@ -167,7 +167,17 @@ describe('redirect mode', () => {
       const redirected = await fetch(`${second.url}/v2/app/blobs/${digest}`, { redirect: 'manual' });
       assert.equal(redirected.status, 307);
       const location = redirected.headers.get('location') ?? '';
-      assert.ok(location.startsWith(`${first.url}/v2/app/blobs/${digest}`), location);
+      const plainPeerUrl = first.peerUrl.replace(/^https:/, 'http:');
+      assert.ok(location.startsWith(`${plainPeerUrl}/v2/app/blobs/${digest}?`), location);
+      if (keyed) {
+        assert.match(location, /edgepier-ticket=/);
+        const forged = location.replace(/edgepier-ticket=[^&]+/, 'edgepier-ticket=AAAA');
+        assert.equal((await fetch(forged)).status, 401, 'a forged ticket is refused');
+        const otherBlob = location.replace(digest, sha256(randomBytes(8)));
+        assert.equal((await fetch(otherBlob)).status, 401, 'a ticket names one blob only');
+        const bare = `${plainPeerUrl}/v2/app/blobs/${digest}?ns=${encodeURIComponent(new URL(location).searchParams.get('ns') ?? '')}`;
+        assert.equal((await fetch(bare)).status, 401, 'no plain-HTTP peer request without a ticket');
+      }
       const followed = await fetch(`${second.url}/v2/app/blobs/${digest}`);
       assert.equal(sha256((await readBody(followed)).bytes), digest);
       assert.equal(upstream.blobGets(digest), 1);
@@ -179,10 +189,10 @@ describe('redirect mode', () => {
 });
 
 describe('an offline site still starts its images', () => {
-  test('with the WAN down, a node resolves a tag and pulls layers from a peer that has them', async () => {
+  for (const keyed of [true, false]) test(keyed ? 'with the WAN down, a member resolves a tag through another member and pulls layers from it' : 'on an open site a tag is never taken from a peer', async () => {
     const upstream = new LoopbackRegistry();
     await upstream.start();
-    const site = await startMemorySite({ nodes: 2, upstreamUrl: upstream.url });
+    const site = await startMemorySite({ nodes: 2, upstreamUrl: upstream.url, siteKey: keyed });
     try {
       const [first, second] = site.nodes;
       assert.ok(first && second);
@@ -195,12 +205,16 @@ describe('an offline site still starts its images', () => {
       });
       assert.equal((await fetch(`${first.url}/v2/app/manifests/v1`)).status, 200);
       assert.equal(sha256((await readBody(await fetch(`${first.url}/v2/app/blobs/${layerDigest}`))).bytes), layerDigest);
-      await waitUntil(() => holds(first.url, layerDigest), 'node 1 holds the layer');
+      await waitUntil(() => holds(first, layerDigest), 'node 1 holds the layer');
       await upstream.stop();
       const tag = await fetch(`${second.url}/v2/app/manifests/v1`);
+      if (!keyed) {
+        assert.equal(tag.status, 502, 'upstream is down and no peer is trusted with a tag');
+        return;
+      }
       assert.equal(tag.status, 200);
       assert.equal(tag.headers.get('docker-content-digest'), digest);
-      assert.equal(tag.headers.get('x-edgepier-stale'), 'true');
+      assert.equal(tag.headers.get('x-edgepier-stale'), 'true; member=node-1');
       assert.deepEqual((await readBody(tag)).bytes, manifest);
       const pulledLayer = await fetch(`${second.url}/v2/app/blobs/${layerDigest}`);
       assert.equal(pulledLayer.status, 200);

@@ -54,7 +54,7 @@ describe('edgepier prefetch / unpin', () => {
     const port = await getFreePort();
     const node = startProcess(
       process.execPath,
-      ['--import', 'tsx', MAIN, 'serve', '--listen', `127.0.0.1:${port}`, '--cache-dir', cache.path, '--upstream', upstream.url, '--no-mdns', '--cache-max-size', '600kB', '--cache-low-water', '80%'],
+      ['--import', 'tsx', MAIN, 'serve', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', cache.path, '--upstream', upstream.url, '--no-mdns', '--cache-max-size', '600kB', '--cache-low-water', '80%'],
       { name: 'edgepier-serve' },
     );
     t.after(() => node.stop());

@@ -55,7 +55,7 @@ test('ctr pulls through the mirror with the hosts.toml that `edgepier setup cont
   const mirrorUrl = `http://127.0.0.1:${port}`;
   const mirror = startProcess(
     process.execPath,
-    ['--import', 'tsx', MAIN, 'serve', '--listen', `127.0.0.1:${port}`, '--cache-dir', cacheDir, '--no-mdns', '--upstream', `${registry.host}=${registry.url}`],
+    ['--import', 'tsx', MAIN, 'serve', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', cacheDir, '--no-mdns', '--upstream', `${registry.host}=${registry.url}`],
     { name: 'edgepier-for-containerd' },
   );
   t.after(() => mirror.stop());

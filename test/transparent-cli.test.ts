@@ -38,7 +38,7 @@ test('serve with a CA key others can read exits 1 with the fix, and leaves no po
   assert.equal((await runEdgepier(['ca', 'export', '--ca-dir', caDir], { env: process.env })).code, 0);
   await chmod(join(caDir, 'ca-key.pem'), 0o644);
   const serve = await runEdgepier(
-    ['serve', '--listen', '127.0.0.1:0', '--proxy-listen', '127.0.0.1:0', '--ca-dir', caDir, '--cache-dir', join(dir.path, 'cache'), '--no-mdns'],
+    ['serve', '--listen', '127.0.0.1:0', '--peer-listen', '127.0.0.1:0', '--proxy-listen', '127.0.0.1:0', '--ca-dir', caDir, '--cache-dir', join(dir.path, 'cache'), '--no-mdns'],
     { env: process.env, timeoutMs: 30_000 },
   );
   assert.equal(serve.code, 1, serve.stderr);

@@ -44,7 +44,7 @@ void describe('transparent mode (HTTPS_PROXY) with real clients', { skip: skip =
     await site.execInClient(process.execPath, ['--import', 'tsx', CLI, 'ca', 'export', '--ca-dir', caDir, '--out', edgepierCaFile]);
     edgepier = site.spawnInClient('edgepier', process.execPath, [
       '--import', 'tsx', CLI, 'serve',
-      '--listen', '127.0.0.1:5000',
+      '--listen', '127.0.0.1:5000', '--peer-listen', '127.0.0.1:0',
       '--proxy-listen', '127.0.0.1:3128',
       '--cache-dir', join(work.path, 'cache'),
       '--ca-dir', caDir,

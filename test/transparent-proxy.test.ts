@@ -62,7 +62,7 @@ async function startTransparentSite(t: TestContext): Promise<TransparentSite> {
 
   const loaded = loadConfig({
     argv: [
-      '--listen', '127.0.0.1:0',
+      '--listen', '127.0.0.1:0', '--peer-listen', '127.0.0.1:0',
       '--proxy-listen', '127.0.0.1:0',
       '--cache-dir', join(dir.path, 'cache'),
       '--ca-dir', join(dir.path, 'edgepier-ca'),

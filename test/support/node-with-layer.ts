@@ -23,7 +23,7 @@ export async function startNodeWithLayer(
   const cache = await makeTempDir(options.nodeId);
   t.after(() => cache.remove());
   const loaded = loadConfig({
-    argv: ['--listen', '127.0.0.1:0', '--cache-dir', cache.path, '--no-mdns', '--upstream', upstream.url, '--node-id', options.nodeId, '--cache-max-size', options.cacheMaxSize],
+    argv: ['--listen', '127.0.0.1:0', '--peer-listen', '127.0.0.1:0', '--cache-dir', cache.path, '--no-mdns', '--upstream', upstream.url, '--node-id', options.nodeId, '--cache-max-size', options.cacheMaxSize],
     env: {},
   });
   assert.ok(loaded.ok, JSON.stringify(loaded));

@@ -86,6 +86,8 @@ export async function startSiteEdgePier(namespace: SiteNamespace, options: Start
     ...(options.nodeArgs ?? []),
     '--import', 'tsx', CLI, 'serve',
     '--listen', `0.0.0.0:${EDGEPIER_PORT}`,
+    // Site tests pull from other namespaces of the site too.
+    '--client-allow', '198.18.0.0/15',
     '--cache-dir', options.cacheDir,
     '--upstream', options.upstream,
     '--node-id', options.nodeId,
