@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
  * folder gets exactly one block with its whole list.
  */
 const KOA = { group: ['koa', '@koa/router'], message: 'Only server/ knows koa (ARCHITECTURE.md, layers).' };
-const OURS = ['cache', 'cli', 'config', 'discovery', 'mirror', 'oci', 'peer', 'server', 'transparent', 'upstream'];
+const OURS = ['cache', 'cli', 'config', 'discovery', 'mirror', 'oci', 'peer', 'server', 'site', 'transparent', 'upstream'];
 /** @type {Record<string, string[]>} folder → folders of ours it must not import */
 const FORBIDDEN = {
   oci: OURS.filter((folder) => folder !== 'oci'),
@@ -17,6 +17,7 @@ const FORBIDDEN = {
   cache: ['mirror', 'peer', 'server', 'cli', 'transparent'],
   upstream: ['mirror', 'peer', 'server', 'cli', 'transparent'],
   discovery: ['mirror', 'peer', 'server', 'cli', 'transparent'],
+  site: ['mirror', 'peer', 'server', 'cli', 'transparent'],
   mirror: ['peer', 'server', 'cli', 'transparent'],
   peer: ['server', 'cli', 'transparent'],
   transparent: ['cli'],

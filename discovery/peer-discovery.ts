@@ -30,7 +30,7 @@ export interface PeerDiscovery extends EventEmitter<PeerDiscoveryEvents> {
    * Resolves early once an answer arrives and `firstAnswerOnly` is set. Never rejects: a
    * discovery failure, or a string that is not a digest, is an empty list. A peer still
    * downloading the digest is not a holder; it is found through ownership instead
-   * (mirror/pull-through-mirror.ts says why).
+   * (mirror/blob-mirror.ts says why).
    */
   findHolders(digest: string, options: { timeoutMs: number; firstAnswerOnly?: boolean }): Promise<Peer[]>;
   /** This node now holds `digest`, verified and committed to its cache. */
