@@ -45,7 +45,7 @@ export interface BlobWriter {
 /** An error with a literal code, the way cacache and node report them. */
 export class CodedError extends Error {
   constructor(
-    readonly code: 'ENOENT' | 'EINTEGRITY' | 'EABORTED',
+    readonly code: 'ENOENT' | 'EINTEGRITY',
     message: string,
   ) {
     super(message);

@@ -5,6 +5,8 @@ import type { Readable } from 'node:stream';
 import cacache from 'cacache';
 // cacache has no public "adopt this verified file" call; its content path layout
 // (content-v2/<algo>/<xx>/<yy>/<rest>) is stable and is what cacache itself writes to.
+// A private module: package.json pins cacache to one exact version, so moving to a release
+// that renames or reshapes it is a deliberate change, never a lockfile refresh.
 import contentPath from 'cacache/lib/content/path.js';
 import type { ByteRange } from '../oci/byte-range.js';
 import { parseDigest, toIntegrity, type Digest } from '../oci/digest.js';

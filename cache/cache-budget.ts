@@ -1,10 +1,5 @@
 import { mkdir, statfs } from 'node:fs/promises';
-
-/** The budget as configured (the same shape as the `cacheMaxSize` setting). */
-export type CacheMaxSize =
-  | { readonly kind: 'bytes'; readonly bytes: number }
-  | { readonly kind: 'percent'; readonly percent: number }
-  | { readonly kind: 'unlimited' };
+import type { CacheMaxSize } from '../config/parse-size.js';
 
 /** Eviction starts above `maxBytes` and goes down to `lowWaterBytes`. */
 export interface CacheBudget {

@@ -19,7 +19,8 @@ export class MemoryBlobStore implements BlobStore {
     const entry = this.blobs.get(digest.value);
     if (!entry) return Promise.reject(new CodedError('ENOENT', `${digest.value} is not cached`));
     const bytes = range ? entry.bytes.subarray(range.start, range.end + 1) : entry.bytes;
-    return Promise.resolve(Readable.from([bytes]));
+    // A byte stream, as a file stream is: Readable.from alone would make an object stream.
+    return Promise.resolve(Readable.from([bytes], { objectMode: false }));
   }
 
   createWriter(digest: Digest, options: { mediaType?: string } = {}): Promise<BlobWriter> {

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 
 /** One pinned image: the digests it needs (index, manifests, configs, layers) never get evicted. */
 export interface Pin {
@@ -80,20 +80,8 @@ export class PinFile implements PinnedDigests {
     const release = await this.lock();
     try {
       const next = change(await this.list());
-      const temporary = `${this.path}.tmp-${randomBytes(6).toString('hex')}`;
-      try {
-        const file = await open(temporary, 'w');
-        try {
-          await file.write(`${JSON.stringify({ version: 1, pins: next }, null, 2)}\n`);
-          await file.datasync();
-        } finally {
-          await file.close();
-        }
-        await rename(temporary, this.path);
-      } catch (error) {
-        await rm(temporary, { force: true });
-        throw error;
-      }
+      // Temp file, fsync, rename: a crash leaves the old pins or the new ones, never half.
+      await writeFileAtomic(this.path, `${JSON.stringify({ version: 1, pins: next }, null, 2)}\n`);
     } finally {
       await release();
     }

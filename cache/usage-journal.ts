@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 
 /** What the LRU needs to know about one committed blob, kept across restarts. */
 export interface UsageRecord {
@@ -118,24 +118,11 @@ export class UsageJournal {
   private async compact(): Promise<void> {
     await this.handle?.close();
     this.handle = undefined;
-    const temporary = `${this.path}.tmp-${randomBytes(6).toString('hex')}`;
     const text = [...this.records.values()]
       .map((record) => `A ${record.digest} ${record.size} ${Math.round(record.lastUsed)}${record.mediaType ? ` ${record.mediaType}` : ''}`)
       .join('\n');
-    try {
-      const file = await open(temporary, 'w');
-      try {
-        await file.write(text.length > 0 ? `${text}\n` : '');
-        await file.datasync();
-      } finally {
-        await file.close();
-      }
-      await rename(temporary, this.path);
-      this.lines = this.records.size;
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(this.path, text.length > 0 ? `${text}\n` : '');
+    this.lines = this.records.size;
   }
 }
 

@@ -18,6 +18,10 @@ export interface ParsedArgv<K extends string> {
  * `--flag value`, `--flag=value`, and bare switches (`--no-mdns`, or `--no-mdns=false`).
  * A value-taking flag never swallows a following `--flag`. Positional arguments, unknown
  * flags and a single-value flag given twice are problems.
+ *
+ * Not util.parseArgs (which the subcommands use, cli/commands/command-args.ts): it throws at
+ * the first mistake, while start-up reports every problem at once with a did-you-mean, and
+ * it refuses `--switch=false`, which lets a file or script turn a switch back off.
  */
 export function parseArgv<K extends string>(argv: readonly string[], declarations: readonly FlagDeclaration<K>[]): ParsedArgv<K> {
   const byFlag = new Map(declarations.map((declaration) => [declaration.flag, declaration]));

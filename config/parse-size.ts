@@ -52,6 +52,7 @@ export function formatByteSize(bytes: number): string {
   return String(bytes);
 }
 
+/** The `cache-max-size` setting: the one definition, which cache/ resolves and server/ reports. */
 export type CacheMaxSize =
   | { readonly kind: 'bytes'; readonly bytes: number }
   | { readonly kind: 'percent'; readonly percent: number }

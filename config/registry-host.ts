@@ -3,8 +3,11 @@ import { fail, ok, quote, type Parsed } from './parsed.js';
 
 export const DOCKER_HUB_HOST = 'docker.io';
 export const DOCKER_HUB_URL = 'https://registry-1.docker.io';
-/** Docker Hub answers on these API hosts, but images name it `docker.io`. */
-const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['docker.io', 'registry-1.docker.io', 'index.docker.io']);
+/**
+ * Docker Hub answers on these API hosts, but images name it `docker.io`. The one list: the
+ * mirror's router, the config parsers and the CLI's image references all fold through it.
+ */
+const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set(['docker.io', 'registry-1.docker.io', 'index.docker.io', 'registry.hub.docker.com']);
 
 const NAME_WITH_PORT = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/;
 const BRACKETED_WITH_PORT = /^\[([0-9a-f:.]+)\](?::\d{1,5})?$/;

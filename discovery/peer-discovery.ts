@@ -25,12 +25,15 @@ export interface PeerDiscovery extends EventEmitter<PeerDiscoveryEvents> {
   /** The live peers, never this node itself. */
   peers(): Peer[];
   /**
-   * Peers that hold `digest` (or are downloading it), as far as the LAN can tell within
-   * `timeoutMs`. Resolves early once an answer arrives and `firstAnswerOnly` is set.
-   * Never rejects: a discovery failure is an empty list.
+   * Peers that hold `digest` committed, as far as the LAN can tell within `timeoutMs`; a
+   * discovery without an index (the static list) names every live peer as a candidate.
+   * Resolves early once an answer arrives and `firstAnswerOnly` is set. Never rejects: a
+   * discovery failure, or a string that is not a digest, is an empty list. A peer still
+   * downloading the digest is not a holder; it is found through ownership instead
+   * (mirror/blob-mirror.ts says why).
    */
   findHolders(digest: string, options: { timeoutMs: number; firstAnswerOnly?: boolean }): Promise<Peer[]>;
-  /** This node now holds `digest` (or has started downloading it). */
+  /** This node now holds `digest`, verified and committed to its cache. */
   advertise(digest: string): void;
   /** This node no longer holds `digest` (evicted, failed download). */
   withdraw(digest: string): void;

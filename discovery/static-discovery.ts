@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
+import { isSupportedDigest } from './digest-name.js';
 import type { Peer, PeerDiscovery, PeerDiscoveryEvents } from './peer-discovery.js';
 
 export interface StaticDiscoveryOptions {
@@ -78,9 +79,9 @@ export class StaticDiscovery extends EventEmitter<PeerDiscoveryEvents> implement
     return this.targets.flatMap((target) => (target.live === undefined ? [] : [target.live]));
   }
 
-  /** Every live peer is a candidate; see the class comment. */
-  findHolders(_digest: string, options: { timeoutMs: number; firstAnswerOnly?: boolean }): Promise<Peer[]> {
-    const peers = this.peers();
+  /** Every live peer is a candidate for a digest; see the class comment. Nobody holds a non-digest. */
+  findHolders(digest: string, options: { timeoutMs: number; firstAnswerOnly?: boolean }): Promise<Peer[]> {
+    const peers = isSupportedDigest(digest) ? this.peers() : [];
     return Promise.resolve(options.firstAnswerOnly === true ? peers.slice(0, 1) : peers);
   }
 

@@ -1,3 +1,4 @@
+import { canonicalRegistryHost, DOCKER_HUB_HOST as DOCKER_HUB } from '../config/registry-host.js';
 import { OciError } from '../oci/oci-error.js';
 import { assertRepositoryName, isRegistryHost } from '../oci/repository-name.js';
 import type { RegistryClient } from '../upstream/registry-client.js';
@@ -9,15 +10,6 @@ export interface RegistryRoute {
   readonly client: RegistryClient;
   /** True when this node pulls from the registry with credentials: its content may be private. */
   readonly authenticated: boolean;
-}
-
-const DOCKER_HUB = 'docker.io';
-const DOCKER_HUB_ALIASES = new Set(['docker.io', 'registry-1.docker.io', 'index.docker.io', 'registry.hub.docker.com']);
-
-/** `registry-1.docker.io` and friends are all Docker Hub, which clients call `docker.io`. */
-export function canonicalRegistryHost(host: string): string {
-  const lower = host.toLowerCase();
-  return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import type { BlobStore } from '../cache/blob-store.js';
+import type { CacheMaxSize } from '../config/parse-size.js';
 
 /** How full the cache is, against its budget. */
 export interface CacheUsage {
@@ -9,13 +10,12 @@ export interface CacheUsage {
   readonly budgetBytes: number | null;
 }
 
-/** The budget as configured: bytes, a share of the cache disk, or none. */
-export type CacheBudget = { readonly kind: 'bytes'; readonly bytes: number } | { readonly kind: 'percent'; readonly percent: number } | { readonly kind: 'unlimited' };
 
 export interface CacheUsageSamplerOptions {
   readonly store: Pick<BlobStore, 'list'>;
   readonly cacheDir: string;
-  readonly budget: CacheBudget;
+  /** The budget as configured: bytes, a share of the cache disk, or none. */
+  readonly budget: CacheMaxSize;
   /** A running tally kept by the store itself; when given, the store is never listed. */
   readonly tally?: () => { readonly usedBytes: number; readonly blobs: number };
   /** A sample younger than this is reused: listing a large cache is not free. Default 10 s. */

@@ -12,6 +12,7 @@ import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { startBudgetedMirror } from './support/budgeted-mirror.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { readBody } from './support/read-body.js';
+import { waitUntil } from './support/wait-until.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -115,13 +116,14 @@ describe('BudgetedBlobStore eviction', () => {
 
   test('a blob looked up a moment ago (about to be opened) is not evicted under the reader', async () => {
     const { store, clock, removed } = memoryStore({ maxBytes: 1_500, lowWaterBytes: 1_000 });
-    const a = await put(store, randomBytes(1000));
+    const bytes = randomBytes(1000);
+    const a = await put(store, bytes);
     clock.advance(10_000);
     assert.ok(await store.stat(a));
     await put(store, randomBytes(1000));
     await store.idle();
     assert.equal(removed.length, 0);
-    assert.ok(await readAll(store, a));
+    assert.deepEqual(await readAll(store, a), bytes, 'the reader gets the whole blob');
   });
 });
 
@@ -157,6 +159,6 @@ describe('a budgeted mirror under a stream of pulls larger than its budget', () 
 });
 
 async function waitForIdle(mirror: Awaited<ReturnType<typeof startBudgetedMirror>>): Promise<void> {
-  for (let round = 0; round < 500 && mirror.mirror.activeDownloads > 0; round += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  await waitUntil(() => mirror.mirror.activeDownloads === 0, 'the downloads to finish');
   await mirror.store.idle();
 }

@@ -12,6 +12,7 @@ import { parseDigest, toIntegrity } from '../oci/digest.js';
 import { startBudgetedMirror } from './support/budgeted-mirror.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { runEdgepier } from './support/run-edgepier.js';
+import { waitUntil } from './support/wait-until.js';
 
 describe('edgepier cache', () => {
   test('ls, stats, verify and gc on a real cache directory', async (t) => {
@@ -34,7 +35,7 @@ describe('edgepier cache', () => {
     const accept = { accept: 'application/vnd.oci.image.manifest.v1+json' };
     await (await fetch(`${mirror.url}/v2/tools/app/manifests/v1`, { headers: accept })).arrayBuffer();
     for (const digest of [configDigest, layerDigest, loose]) await (await fetch(`${mirror.url}/v2/tools/app/blobs/${digest}`)).arrayBuffer();
-    for (let round = 0; round < 500 && mirror.mirror.activeDownloads > 0; round += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitUntil(() => mirror.mirror.activeDownloads === 0, 'the downloads to finish');
     await mirror.store.close();
     await new PinFile(mirror.cacheDir).add({ image: 'tools/app:v1', digest: manifest.digest, digests: [manifest.digest, configDigest, layerDigest], pinnedAt: Date.now() });
     const dir = ['--cache-dir', mirror.cacheDir];

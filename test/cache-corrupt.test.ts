@@ -10,6 +10,7 @@ import { startBudgetedMirror, type BudgetedMirror } from './support/budgeted-mir
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { readBody } from './support/read-body.js';
 import { makeTempDir } from './support/temp-dir.js';
+import { waitUntil } from './support/wait-until.js';
 
 async function flipByte(cacheDir: string, digest: string, position: number): Promise<void> {
   const file = await open(contentPath(cacheDir, toIntegrity(parseDigest(digest))), 'r+');
@@ -35,7 +36,7 @@ async function cachedThenRestarted(t: TestContext, upstream: LoopbackRegistry, d
   t.after(() => cache.remove());
   const first = await startBudgetedMirror({ upstreamUrl: upstream.url, cacheDir: cache.path });
   for (const digest of digests) assert.equal((await get(first, digest)).status, 200);
-  for (let round = 0; round < 500 && first.mirror.activeDownloads > 0; round += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  await waitUntil(() => first.mirror.activeDownloads === 0, 'the downloads to finish');
   await first.close({ keepCache: true });
   const second = await startBudgetedMirror({ upstreamUrl: upstream.url, cacheDir: cache.path });
   t.after(() => second.close({ keepCache: true }));

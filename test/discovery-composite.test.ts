@@ -3,12 +3,10 @@ import { describe, it } from 'node:test';
 import { CompositeDiscovery } from '../discovery/composite-discovery.js';
 import { MemoryDiscovery, MemoryLan } from '../discovery/memory-discovery.js';
 import type { Peer } from '../discovery/peer-discovery.js';
+import { waitUntil } from './support/wait-until.js';
 
 const digest = `sha256:${'1'.repeat(64)}`;
 
-async function settle(): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 20));
-}
 
 void describe('CompositeDiscovery', () => {
   void it('unions sources, deduplicating by id and then by URL, with one event per transition', async () => {
@@ -28,7 +26,9 @@ void describe('CompositeDiscovery', () => {
     composite.on('peer-up', (peer) => ups.push(peer));
     composite.on('peer-down', (peer) => downs.push(peer));
     await composite.start();
-    await settle();
+    // Once the sources have delivered every event the LANs queued, the union is final:
+    // the composite recomputes synchronously inside each source event.
+    await waitUntil(() => meA.peers().length === 1 && meB.peers().length === 2, 'the sources to see their LANs');
     const sorted = (peers: Peer[]): Peer[] => [...peers].sort((x, y) => x.url.localeCompare(y.url));
     assert.deepEqual(sorted(composite.peers()), [
       { id: 'b', url: 'http://127.0.0.2:5000' },
@@ -43,7 +43,7 @@ void describe('CompositeDiscovery', () => {
 
     // "b" leaves the first source but is still reachable through the second.
     await b.close();
-    await settle();
+    await waitUntil(() => meA.peers().length === 0, 'the first source to see "b" leave');
     assert.deepEqual(downs, [{ id: 'b', url: 'http://127.0.0.2:5000' }]);
     assert.deepEqual(sorted(composite.peers()).map((peer) => peer.id), ['http://127.0.0.2:5000', 'c']);
 

@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import type { Peer } from '../discovery/peer-discovery.js';
 import { normalizePeerUrl, StaticDiscovery } from '../discovery/static-discovery.js';
+import { waitUntil } from './support/wait-until.js';
 
 interface TestServer {
   readonly url: string;
@@ -63,7 +64,9 @@ void describe('StaticDiscovery', () => {
       nodeId: 'node-a',
       peers: [plain.url.replace('http://', ''), `${named.url}/`, self.url, silent.url],
       probeIntervalMs: 100,
-      probeTimeoutMs: 300,
+      // Only the silent peer may hit it: a live one must answer within it even on a loaded
+      // machine (300 ms was not always enough with the unit tier running two files at once).
+      probeTimeoutMs: 1500,
     });
     const ups: Peer[] = [];
     const downs: Peer[] = [];
@@ -81,11 +84,11 @@ void describe('StaticDiscovery', () => {
       assert.match(String(plain.seen.length), /^[1-9]/);
       // Static peers are candidates for every digest; the caller handles a fast 404.
       assert.deepEqual(await discovery.findHolders(`sha256:${'0'.repeat(64)}`, { timeoutMs: 10 }), expected);
-      assert.deepEqual(await discovery.findHolders('anything', { timeoutMs: 10, firstAnswerOnly: true }), [expected[0]]);
+      assert.deepEqual(await discovery.findHolders(`sha256:${'1'.repeat(64)}`, { timeoutMs: 10, firstAnswerOnly: true }), [expected[0]]);
+      assert.deepEqual(await discovery.findHolders('anything', { timeoutMs: 10 }), [], 'a non-digest has no holders');
 
       await plain.close();
-      const deadline = Date.now() + 5000;
-      while (downs.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitUntil(() => downs.length > 0, 'the closed peer to go down', 10_000);
       assert.deepEqual(downs, [{ id: plain.url, url: plain.url }]);
       assert.deepEqual(discovery.peers(), [{ id: 'node-b', url: named.url }]);
       assert.equal(ups.length, 2, 'no repeated peer-up while a peer stays up');

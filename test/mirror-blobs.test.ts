@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { gate } from './support/gate.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
 import { waitUntil } from './support/wait-until.js';
@@ -45,21 +46,27 @@ describe('blob pull-through against a loopback upstream', () => {
   test('a reader joining mid-download receives bytes before the download ends (cut-through)', async () => {
     const blob = randomBytes(2 * 1024 * 1024);
     const digest = upstream.addBlob(blob);
-    upstream.setBehaviour(digest, { kind: 'slow', chunk: 64 * 1024, intervalMs: 20 });
-    const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
-    const reader = response.body?.getReader();
-    assert.ok(reader);
-    const first = await reader.read();
-    assert.ok(first.value && first.value.length > 0);
-    // The blob takes ~640 ms upstream; the first bytes must not wait for its end.
-    assert.equal(mirror.mirror.activeDownloads, 1, 'first bytes arrived while the download was still running');
-    const rest: Uint8Array[] = [first.value];
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      rest.push(value);
+    // Upstream sends a quarter and then holds the rest back until the client has bytes.
+    const release = gate();
+    upstream.setBehaviour(digest, { kind: 'held', fraction: 0.25, until: release.opened });
+    try {
+      const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+      const reader = response.body?.getReader();
+      assert.ok(reader);
+      const first = await reader.read();
+      assert.ok(first.value && first.value.length > 0);
+      assert.equal(mirror.mirror.activeDownloads, 1, 'first bytes arrived while upstream still held the rest');
+      release.open();
+      const rest: Uint8Array[] = [first.value];
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        rest.push(value);
+      }
+      assert.equal(sha256(Buffer.concat(rest)), digest);
+    } finally {
+      release.open();
     }
-    assert.equal(sha256(Buffer.concat(rest)), digest);
   });
 
   test('Range requests on a cached blob and on a download in progress', async () => {
@@ -86,11 +93,15 @@ describe('blob pull-through against a loopback upstream', () => {
   test('a download continues and is cached after its only client disconnects', async () => {
     const blob = randomBytes(1024 * 1024);
     const digest = upstream.addBlob(blob);
-    upstream.setBehaviour(digest, { kind: 'slow', chunk: 64 * 1024, intervalMs: 10 });
+    // The client leaves while upstream still holds most of the body back.
+    const release = gate();
+    upstream.setBehaviour(digest, { kind: 'held', fraction: 0.1, until: release.opened });
     const controller = new AbortController();
     const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { signal: controller.signal });
     await response.body?.getReader().read();
     controller.abort();
+    assert.equal(mirror.mirror.activeDownloads, 1, 'the client left mid-download');
+    release.open();
     const parsed = { algorithm: 'sha256' as const, hex: digest.slice(7), value: digest };
     await waitUntil(async () => (await mirror.store.stat(parsed)) !== undefined, 'cache commit after disconnect');
     const cached = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);

@@ -1,3 +1,4 @@
+import { canonicalRegistryHost, DOCKER_HUB_HOST } from '../../config/registry-host.js';
 import { parseDigest } from '../../oci/digest.js';
 import { assertRepositoryName, assertTag, isRegistryHost } from '../../oci/repository-name.js';
 
@@ -11,7 +12,8 @@ export interface ImageReference {
 
 /**
  * Parses an image name the way docker does: a first component with a dot, a port or
- * `localhost` is a registry host; `docker.io/nginx` means `docker.io/library/nginx`; no tag
+ * `localhost` is a registry host (Docker Hub's API hosts fold into `docker.io`);
+ * `docker.io/nginx` means `docker.io/library/nginx`; no tag
  * means `latest`. Without a registry the name goes to the mirror's default upstream as is.
  */
 export function parseImageReference(text: string): ImageReference {
@@ -33,10 +35,10 @@ export function parseImageReference(text: string): ImageReference {
   const first = slash > 0 ? rest.slice(0, slash) : '';
   let registry: string | undefined;
   if (first && isRegistryHost(first)) {
-    registry = first.toLowerCase();
+    registry = canonicalRegistryHost(first);
     rest = rest.slice(slash + 1);
   }
-  if (registry === 'docker.io' && !rest.includes('/')) rest = `library/${rest}`;
+  if (registry === DOCKER_HUB_HOST && !rest.includes('/')) rest = `library/${rest}`;
   assertRepositoryName(rest);
   return {
     ...(registry ? { registry } : {}),

@@ -1,5 +1,6 @@
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 
 export type WriteOutcome = { readonly kind: 'created' } | { readonly kind: 'unchanged' } | { readonly kind: 'replaced'; readonly backup: string };
 
@@ -19,7 +20,7 @@ export async function readIfExists(path: string): Promise<string | undefined> {
 }
 
 /**
- * Writes `content` to `path` atomically (temp file + rename, keeping the old file's mode).
+ * Writes `content` to `path` atomically (write-file-atomic, keeping the old file's mode).
  * An existing file with other content is first copied to `<path>.bak-<stamp>` (the suffix
  * keeps `.conf`/`.toml` loaders from reading the backup); identical content is left alone.
  */
@@ -35,13 +36,7 @@ export async function writeWithBackup(path: string, content: string, now: Date =
     await copyFile(path, backup);
     mode = (await stat(path)).mode & 0o7777;
   }
-  const temp = `${path}.edgepier-${process.pid}.tmp`;
-  try {
-    await writeFile(temp, content, { mode });
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  // Temp file, fsync, rename; as root it also keeps the old file's owner.
+  await writeFileAtomic(path, content, { mode });
   return backup === undefined ? { kind: 'created' } : { kind: 'replaced', backup };
 }

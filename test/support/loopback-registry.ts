@@ -13,7 +13,9 @@ export type BlobBehaviour =
   /** Accepts the request and never answers. */
   | { kind: 'hang' }
   /** Sends the bytes slowly: `chunk` bytes every `intervalMs`. */
-  | { kind: 'slow'; chunk: number; intervalMs: number };
+  | { kind: 'slow'; chunk: number; intervalMs: number }
+  /** Sends this share of the body, then the rest once `until` resolves (the test decides when). */
+  | { kind: 'held'; fraction: number; until: Promise<void> };
 
 export interface RecordedRequest {
   readonly method: string;
@@ -32,7 +34,7 @@ export class LoopbackRegistry {
   private readonly blobs = new Map<string, Buffer>();
   private readonly manifests = new Map<string, { body: Buffer; mediaType: string }>();
   private readonly tags = new Map<string, string>();
-  private readonly behaviours = new Map<string, BlobBehaviour>();
+  private readonly behaviours = new Map<string, { behaviour: BlobBehaviour; remaining: number }>();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
   url = '';
@@ -56,8 +58,12 @@ export class LoopbackRegistry {
     this.manifests.set(digest, { body, mediaType: 'application/vnd.oci.image.manifest.v1+json' });
   }
 
-  setBehaviour(digest: string, behaviour: BlobBehaviour): void {
-    this.behaviours.set(digest, behaviour);
+  /**
+   * How GETs of `digest` are answered from now on; with `times`, only the next that many
+   * (then normally again), so a test can fail one request without racing the retry.
+   */
+  setBehaviour(digest: string, behaviour: BlobBehaviour, times = Infinity): void {
+    this.behaviours.set(digest, { behaviour, remaining: times });
   }
 
   count(filter: (request: RecordedRequest) => boolean = () => true): number {
@@ -101,7 +107,7 @@ export class LoopbackRegistry {
     const [, repository = '', kind, reference = ''] = match;
     if (kind === 'manifests') {
       // A tag can be given a status answer too (`setBehaviour('repo:tag', ...)`, e.g. 429).
-      const tagBehaviour = this.behaviours.get(`${repository}:${reference}`);
+      const tagBehaviour = this.behaviours.get(`${repository}:${reference}`)?.behaviour;
       if (tagBehaviour?.kind === 'status') {
         response.writeHead(tagBehaviour.status, { 'content-type': 'application/json' });
         response.end('{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limited"}]}');
@@ -123,8 +129,16 @@ export class LoopbackRegistry {
     this.sendBlob(request, response, reference, blob);
   }
 
+  private nextBehaviour(digest: string): BlobBehaviour {
+    const set = this.behaviours.get(digest);
+    if (!set) return { kind: 'normal' };
+    set.remaining -= 1;
+    if (set.remaining <= 0) this.behaviours.delete(digest);
+    return set.behaviour;
+  }
+
   private sendBlob(request: IncomingMessage, response: ServerResponse, digest: string, blob: Buffer): void {
-    const behaviour = this.behaviours.get(digest) ?? { kind: 'normal' };
+    const behaviour = this.nextBehaviour(digest);
     if (behaviour.kind === 'hang') return;
     if (behaviour.kind === 'status') {
       response.writeHead(behaviour.status, { 'content-type': 'application/json' });
@@ -148,6 +162,14 @@ export class LoopbackRegistry {
     const part = body.subarray(start);
     if (behaviour.kind === 'truncate') {
       response.write(part.subarray(0, Math.floor(part.length * behaviour.fraction)), () => response.destroy());
+      return;
+    }
+    if (behaviour.kind === 'held') {
+      const cut = Math.floor(part.length * behaviour.fraction);
+      response.write(part.subarray(0, cut));
+      void behaviour.until.then(() => {
+        if (!response.destroyed) response.end(part.subarray(cut));
+      });
       return;
     }
     if (behaviour.kind === 'slow') {

@@ -16,6 +16,7 @@ import { MemoryDiscovery, MemoryLan } from '../discovery/memory-discovery.js';
 import { digestOf } from '../oci/digest.js';
 import { getFreePort, startProcess, waitForHttp } from './support/child-process.js';
 import { makeTempDir } from './support/temp-dir.js';
+import { waitUntil } from './support/wait-until.js';
 
 const BLOBS = 10_000;
 const BLOB_BYTES = 1024;
@@ -122,8 +123,7 @@ describe(`start-up and eviction with ${BLOBS} cached blobs`, () => {
 });
 
 async function waitForReconcile(output: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && !output().includes('cache inventory reconciled')) await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitUntil(() => output().includes('cache inventory reconciled'), 'the background reconciliation to log its end', 30_000);
 }
 
 async function listAll(cacheDir: string): Promise<Set<string>> {
