@@ -93,13 +93,6 @@ describe('bad input gets the right status and exact OCI error JSON', () => {
       status: 404,
       body: { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob not found at upstream upstream.test', detail: { upstream: 'upstream.test', status: 404 } }] },
     },
-    {
-      name: 'a peer asking for something this node lacks gets a fast 404',
-      path: `/v2/app/blobs/${ZERO}`,
-      headers: { 'x-edgepier-peer': 'other-node' },
-      status: 404,
-      body: { errors: [{ code: 'BLOB_UNKNOWN', message: `blob ${ZERO} is not held by this node`, detail: { digest: ZERO } }] },
-    },
   ];
 
   for (const testCase of cases) {
