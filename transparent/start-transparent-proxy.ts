@@ -8,7 +8,7 @@ import { loadOrCreateCertificateAuthority } from './certificate-authority.js';
 import { Forwarder } from './forwarder.js';
 import { InterceptServer } from './intercept-server.js';
 import { InterceptedRegistries } from './intercepted-registries.js';
-import { TransparentProxy } from './transparent-proxy.js';
+import { TransparentProxy, type TransparentProxyOptions } from './transparent-proxy.js';
 import { viaEntry } from './via.js';
 
 export interface TransparentModeOptions {
@@ -21,6 +21,7 @@ export interface TransparentModeOptions {
   readonly timeoutMs: number;
   readonly nodeId: string;
   readonly logger: Logger;
+  readonly observer?: TransparentProxyOptions['observer'];
 }
 
 /** Loads (or on first start creates) the CA, then listens for proxy clients. */
@@ -41,6 +42,7 @@ export async function startTransparentProxy(options: TransparentModeOptions): Pr
     via,
     connectTimeoutMs: options.timeoutMs,
     logger: options.logger,
+    ...(options.observer ? { observer: options.observer } : {}),
   });
   const address = await proxy.listen(options.listen.host, options.listen.port);
   return { proxy, address };

@@ -22,6 +22,8 @@ export interface TransparentProxyOptions {
   readonly via: string;
   readonly connectTimeoutMs: number;
   readonly logger: Logger;
+  /** Told what became of each CONNECT (metrics). */
+  readonly observer?: { proxyConnect(outcome: 'intercepted' | 'tunnelled' | 'refused'): void };
 }
 
 /**
@@ -62,12 +64,14 @@ export class TransparentProxy {
     const target = parseConnectTarget(request.url ?? '');
     if ('problem' in target) {
       this.options.logger.info({ target: (request.url ?? '').slice(0, 128), problem: target.problem }, 'refused a malformed CONNECT');
+      this.options.observer?.proxyConnect('refused');
       socket.end(rawOciErrorResponse(new OciError('PROXY_TARGET_INVALID', target.problem, { detail: { target: (request.url ?? '').slice(0, 262) } })));
       return;
     }
     const decision = this.options.registries.forConnect(target);
     if (decision.kind === 'intercept') {
       this.options.logger.debug({ registry: decision.registry.registry, target: formatConnectTarget(target) }, 'intercepting CONNECT');
+      this.options.observer?.proxyConnect('intercepted');
       this.options.intercept.accept(socket, head, decision.registry);
       return;
     }
@@ -76,9 +80,11 @@ export class TransparentProxy {
         `${target.host} is a registry host EdgePier intercepts on port ${decision.ports.join(', ')}; ` +
         `a CONNECT to port ${target.port} would bypass the mirror and is refused`;
       this.options.logger.info({ target: formatConnectTarget(target) }, 'refused a CONNECT to a registry on another port');
+      this.options.observer?.proxyConnect('refused');
       socket.end(rawOciErrorResponse(new OciError('DENIED', message, { detail: { target: formatConnectTarget(target), ports: decision.ports } })));
       return;
     }
+    this.options.observer?.proxyConnect('tunnelled');
     openTunnel(socket, head, target, { connectTimeoutMs: this.options.connectTimeoutMs, logger: this.options.logger });
   }
 
