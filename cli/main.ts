@@ -11,6 +11,8 @@ import { runCacheCommand } from './commands/cache-command.js';
 import { runPrefetch } from './commands/prefetch-command.js';
 import { runUnpin } from './commands/unpin-command.js';
 import { runCaCommand } from './commands/ca-command.js';
+import { exitQuietlyOnBrokenPipe } from './quiet-epipe.js';
+import { edgepierVersion } from './version.js';
 
 const USAGE = `usage: edgepier <command> [options]
 
@@ -18,13 +20,14 @@ commands:
   serve           run the mirror
   config print    show the effective configuration (secrets masked)
   status          show a running node's peers, cache and recent pulls
-  setup RUNTIME   print (or --write) containerd, docker or podman mirror config
+  setup RUNTIME   print (or --write) containerd, docker, podman or k3s mirror config, or a systemd unit
   prefetch IMAGE  pull an image into the local node's cache (--pin keeps it)
   unpin IMAGE     let eviction take a pinned image again
   cache CMD       ls | stats | verify | gc on --cache-dir
   ca export       print the transparent-mode CA certificate, for clients to trust
 
-Run 'edgepier serve --help' for the options.`;
+Every command reads the same settings as serve (flags, EDGEPIER_*, --config).
+Run 'edgepier serve --help' for them, 'edgepier --version' for the version.`;
 
 /** The CLI: the only place that reads argv and the environment. */
 async function main(argv: string[]): Promise<number> {
@@ -32,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`edgepier ${edgepierVersion()}\n`);
+    return 0;
   }
   if (command === 'config' && rest[0] === 'print') return printEffectiveConfig(rest.slice(1));
   if (command === 'serve') return serve(rest);
@@ -97,6 +104,8 @@ async function serve(args: string[]): Promise<number> {
   return 0;
 }
 
+exitQuietlyOnBrokenPipe(process.stdout);
+exitQuietlyOnBrokenPipe(process.stderr);
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
