@@ -12,6 +12,7 @@ import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-models/v1';
 import { parse as parseToml } from 'smol-toml';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { setupCommand } from '../cli/setup/setup-command.js';
 import { CriImageClient } from './support/cri-client.js';
 import { getFreePort, pollUntil, startProcess, waitForHttp } from './support/child-process.js';
 import { startRegistry } from './support/registry-process.js';
@@ -183,6 +184,76 @@ describe('deploy/kubernetes', () => {
       return Promise.resolve([...image.blobs.keys()].every((digest) => blobs.some((line) => line.digest === digest)) ? blobs : undefined);
     }, { deadlineMs: 5_000 });
     assert.ok(served.length >= image.blobs.size);
+  });
+});
+
+describe('edgepier setup k3s', () => {
+  async function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await setupCommand(args, { out: (text) => (out += text), err: (text) => (err += text), env: { HOME: '/home/edgepier-test', ...env }, now: () => new Date('2026-01-02T03:04:05Z') });
+    return { code, out, err };
+  }
+
+  test('prints registries.yaml mirrors for every configured upstream, pointing where serve listens', async () => {
+    const result = await run(['k3s'], { EDGEPIER_UPSTREAM: 'https://registry-1.docker.io,ghcr.io=https://ghcr.io,registry.example:5443=https://registry.example:5443', EDGEPIER_LISTEN: '0.0.0.0:5002' });
+    assert.equal(result.code, 0, result.err);
+    assert.match(result.err, /\/etc\/rancher\/k3s\/registries\.yaml/);
+    assert.match(result.err, /systemctl restart k3s/);
+    assert.deepEqual(parseYaml(result.out), {
+      mirrors: {
+        'docker.io': { endpoint: ['http://127.0.0.1:5002'] },
+        'ghcr.io': { endpoint: ['http://127.0.0.1:5002'] },
+        'registry.example:5443': { endpoint: ['http://127.0.0.1:5002'] },
+      },
+    });
+  });
+
+  test('--write merges: credentials, TLS settings and other mirrors are kept, the node goes first, a backup is made', async (t) => {
+    const dir = await makeTempDir('setup-k3s');
+    t.after(() => dir.remove());
+    const path = join(dir.path, 'registries.yaml');
+    const original = [
+      'mirrors:',
+      '  docker.io:',
+      '    endpoint:',
+      '      - "https://mirror.example"',
+      '      - "http://127.0.0.1:5000"',
+      '  quay.io:',
+      '    endpoint: ["https://quay-mirror.example"]',
+      'configs:',
+      '  "ghcr.io":',
+      '    auth:',
+      '      username: bot',
+      '      password: secret',
+      '',
+    ].join('\n');
+    await writeFile(path, original);
+    const result = await run(['k3s', '--write', '--config-dir', dir.path, '--registry', 'docker.io,ghcr.io'], {});
+    assert.equal(result.code, 0, result.err);
+    assert.deepEqual(parseYaml(await readFile(path, 'utf8')), {
+      mirrors: {
+        'docker.io': { endpoint: ['http://127.0.0.1:5000', 'https://mirror.example'] },
+        'quay.io': { endpoint: ['https://quay-mirror.example'] },
+        'ghcr.io': { endpoint: ['http://127.0.0.1:5000'] },
+      },
+      configs: { 'ghcr.io': { auth: { username: 'bot', password: 'secret' } } },
+    });
+    assert.equal(await readFile(`${path}.bak-20260102T030405Z`, 'utf8'), original);
+    assert.match(result.err, /--upstream ghcr\.io=https:\/\/ghcr\.io/, 'says the node needs an upstream for ghcr.io');
+  });
+
+  test('a registries.yaml it cannot merge is left alone', async (t) => {
+    const dir = await makeTempDir('setup-k3s-bad');
+    t.after(() => dir.remove());
+    const path = join(dir.path, 'registries.yaml');
+    for (const content of ['mirrors: [unclosed', 'mirrors:\n  docker.io:\n    endpoint: 5\n', '- a list\n']) {
+      await writeFile(path, content);
+      const result = await run(['k3s', '--write', '--config-dir', dir.path], {});
+      assert.equal(result.code, 1, content);
+      assert.match(result.err, /nothing was written/);
+      assert.equal(await readFile(path, 'utf8'), content);
+    }
   });
 });
 
