@@ -10,6 +10,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { EdgePierNode } from '../cli/edgepier-node.js';
 import { loadConfig } from '../config/load-config.js';
+import { PrometheusMetrics } from '../server/metrics-prometheus.js';
 import { pollUntil } from './support/child-process.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { openTunnel, rawExchange } from './support/proxy-client.js';
@@ -111,5 +112,18 @@ describe('metrics', () => {
     assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'intercepted' }), 1);
     assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'tunnelled' }), 1);
     assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'refused' }), 2);
+  });
+
+  test('the README\'s metrics table names every series, and nothing else', async () => {
+    const readme = await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('<!-- metrics-table:start -->'), readme.indexOf('<!-- metrics-table:end -->'));
+    const documented = [...table.matchAll(/^\| `(edgepier_[a-z_]+)` \|/gm)].map((match) => match[1]);
+    const metrics = new PrometheusMetrics({ cacheUsage: () => Promise.resolve({ usedBytes: 0, blobs: 0, budgetBytes: null }), processMetrics: false });
+    const exported = (await metrics.registry.getMetricsAsJSON()).map((metric) => metric.name);
+    assert.deepEqual([...documented].sort(), [...exported].sort());
+    assert.match(table, /`process_\*`, `nodejs_\*`/);
+    const withDefaults = new PrometheusMetrics({ processMetrics: true });
+    const extra = (await withDefaults.registry.getMetricsAsJSON()).map((metric) => metric.name).filter((name) => !name.startsWith('edgepier_'));
+    assert.ok(extra.length > 0 && extra.every((name) => name.startsWith('process_') || name.startsWith('nodejs_')), extra.join(', '));
   });
 });
