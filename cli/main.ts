@@ -81,6 +81,11 @@ async function serve(args: string[]): Promise<number> {
   if (!result.ok) return 2;
   const logger = createLogger(result.config.logLevel);
   const node = new EdgePierNode(result.config, logger);
+  // Listening before start() returns: a SIGTERM in that window must still close gracefully.
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   try {
     await node.start();
   } catch (error) {
@@ -90,17 +95,9 @@ async function serve(args: string[]): Promise<number> {
     process.stderr.write(`edgepier: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down');
-      node.close().then(resolve, (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const signal = await stopped;
+  logger.info({ signal }, 'shutting down');
+  await node.close().catch((error: unknown) => logger.error({ err: error }, 'shutdown failed'));
   return 0;
 }
 
