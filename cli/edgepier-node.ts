@@ -40,6 +40,7 @@ import { loadUpstreamTrust } from '../upstream/upstream-trust.js';
 import { startTransparentProxy } from '../transparent/start-transparent-proxy.js';
 import type { TransparentProxy } from '../transparent/transparent-proxy.js';
 import { loadNodeId } from './node-id.js';
+import { edgepierVersion } from './version.js';
 
 /** How long a blob miss waits for the LAN to name holders before going on. */
 const HOLDER_LOOKUP_MS = 150;
@@ -72,6 +73,7 @@ export class EdgePierNode {
     inflightDownloads: () => this.mirror?.activeDownloads ?? 0,
     livePeers: () => this.discovery?.peers().length ?? 0,
     cacheUsage: () => this.cacheUsage().current(),
+    version: edgepierVersion(),
   });
   private usage: CacheUsageSampler | undefined;
   private peerAgent: HttpsAgent | undefined;
@@ -195,6 +197,7 @@ export class EdgePierNode {
         listen: config.proxyListen,
         caDir: config.caDir ?? join(config.cacheDir, 'ca'),
         upstreams: config.upstreams,
+        observer: this.metrics,
         // koa's handler settles its own promise (its error handling lives inside it).
         core: (request, response) => void handle(request, response),
         httpsAgent: trust.agent,

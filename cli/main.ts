@@ -14,6 +14,8 @@ import { runCaCommand } from './commands/ca-command.js';
 import { runSiteKeyCommand } from './commands/site-key-command.js';
 import { ensurePrivateDirectory } from '../cache/private-directory.js';
 import { PRIVATE_FILE_COMMANDS, restrictNewFileModes } from './private-file-modes.js';
+import { exitQuietlyOnBrokenPipe } from './quiet-epipe.js';
+import { edgepierVersion } from './version.js';
 
 const USAGE = `usage: edgepier <command> [options]
 
@@ -21,14 +23,15 @@ commands:
   serve           run the mirror
   config print    show the effective configuration (secrets masked)
   status          show a running node's peers, cache and recent pulls
-  setup RUNTIME   print (or --write) containerd, docker or podman mirror config
+  setup RUNTIME   print (or --write) containerd, docker, podman or k3s mirror config, or a systemd unit
   prefetch IMAGE  pull an image into the local node's cache (--pin keeps it)
   unpin IMAGE     let eviction take a pinned image again
   cache CMD       ls | stats | verify | gc on --cache-dir
   ca export       print the transparent-mode CA certificate, for clients to trust
   site-key CMD    generate [FILE] | fingerprint FILE: the key that makes nodes one site
 
-Run 'edgepier serve --help' for the options.`;
+Every command reads the same settings as serve (flags, EDGEPIER_*, --config).
+Run 'edgepier serve --help' for them, 'edgepier --version' for the version.`;
 
 /** The CLI: the only place that reads argv and the environment. */
 async function main(argv: string[]): Promise<number> {
@@ -36,6 +39,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`edgepier ${edgepierVersion()}\n`);
+    return 0;
   }
   if (PRIVATE_FILE_COMMANDS.has(command)) restrictNewFileModes();
   if (command === 'config' && rest[0] === 'print') return printEffectiveConfig(rest.slice(1));
@@ -80,6 +87,11 @@ async function serve(args: string[]): Promise<number> {
   if (!result.ok) return 2;
   const logger = createLogger(result.config.logLevel);
   const node = new EdgePierNode(result.config, logger);
+  // Listening before start() returns: a SIGTERM in that window must still close gracefully.
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   try {
     const cache = await ensurePrivateDirectory(result.config.cacheDir);
     if (cache.tightenedFrom !== undefined) {
@@ -96,20 +108,14 @@ async function serve(args: string[]): Promise<number> {
     process.stderr.write(`edgepier: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down');
-      node.close().then(resolve, (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  const signal = await stopped;
+  logger.info({ signal }, 'shutting down');
+  await node.close().catch((error: unknown) => logger.error({ err: error }, 'shutdown failed'));
   return 0;
 }
 
+exitQuietlyOnBrokenPipe(process.stdout);
+exitQuietlyOnBrokenPipe(process.stderr);
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -41,11 +41,11 @@ export class BlobMirror {
   async openBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<BlobHandle | BlobRedirect> {
     this.refusePrivate(digest, origin);
     const running = this.joinable(digest);
-    if (running) return this.join(running);
+    if (running) return this.join(running, true);
     const stored = await this.options.store.stat(digest);
     if (stored) return this.cached(digest, stored.size);
     const raced = this.joinable(digest);
-    if (raced) return this.join(raced);
+    if (raced) return this.join(raced, true);
     if (origin.fromPeer && !origin.ownerFetch) throw blobUnknown(digest);
     if (!origin.fromPeer && this.options.peerMode === 'redirect' && this.options.peers) {
       const redirect = await this.options.peers.redirectTarget(route, digest);
@@ -53,7 +53,9 @@ export class BlobMirror {
     }
     // A peer asking the owner may make it consult nodes that hold the committed blob, then
     // upstream; never another owner, so a request travels at most two hops and cannot loop.
-    return this.join(await this.startDownload(route, digest, { peers: origin.fromPeer ? 'holders' : 'all', ...(origin.peerId ? { exclude: origin.peerId } : {}) }));
+    // Whoever finds a start already under way joins it, like a running download.
+    const joining = this.starting.has(digest.value);
+    return this.join(await this.startDownload(route, digest, { peers: origin.fromPeer ? 'holders' : 'all', ...(origin.peerId ? { exclude: origin.peerId } : {}) }), joining);
   }
 
   async statBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<{ size: number; source: ContentSource }> {
@@ -96,9 +98,10 @@ export class BlobMirror {
     };
   }
 
-  private async join(download: BlobDownload): Promise<BlobHandle> {
+  /** `joined`: another request started this download, so this one is served `inflight`. */
+  private async join(download: BlobDownload, joined: boolean): Promise<BlobHandle> {
     const size = await download.sized;
-    const source: ContentSource = download.source.startsWith('peer') ? 'peer' : download.source === 'upstream' ? 'upstream' : 'inflight';
+    const source: ContentSource = joined ? 'inflight' : download.source.startsWith('peer') ? 'peer' : download.source === 'upstream' ? 'upstream' : 'inflight';
     return {
       digest: download.digest,
       size,

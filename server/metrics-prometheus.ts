@@ -11,9 +11,14 @@ export interface PrometheusMetricsOptions {
   /** Live peers now (discovery's view). */
   readonly livePeers?: () => number;
   readonly cacheUsage?: () => Promise<CacheUsage>;
-  /** Adds Node's process metrics (CPU, memory, event loop lag). Default true. */
+  /** Adds prom-client's standard process_* and nodejs_* metrics (CPU, memory, event loop lag). Default true. */
   readonly processMetrics?: boolean;
+  /** This build's version, for `edgepier_build_info`. */
+  readonly version?: string;
 }
+
+/** What became of a CONNECT to the transparent-mode proxy. */
+export type ProxyConnectOutcome = 'intercepted' | 'tunnelled' | 'refused';
 
 /** Upstream answers that count as errors: the registry failed, not the request. */
 function isUpstreamError(event: UpstreamResponseEvent): boolean {
@@ -39,6 +44,8 @@ export class PrometheusMetrics implements Metrics {
   private readonly upstreamRequests: Counter<'registry' | 'status'>;
   private readonly upstreamErrors: Counter<'registry' | 'reason'>;
   private readonly upstreamLatency: Histogram<'registry'>;
+  private readonly upstreamBytesTotal: Counter<'registry'>;
+  private readonly proxyConnects: Counter<'outcome'>;
   private readonly totals = {
     requests: zeroBySource(),
     bytes: zeroBySource(),
@@ -151,7 +158,27 @@ export class PrometheusMetrics implements Metrics {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'edgepier_' });
+    this.upstreamBytesTotal = new Counter({
+      name: 'edgepier_upstream_bytes_total',
+      help: 'Body bytes received from upstream registries (the WAN bytes): beside edgepier_served_bytes_total, how often each byte was reused.',
+      labelNames: ['registry'],
+      registers,
+    });
+    this.proxyConnects = new Counter({
+      name: 'edgepier_proxy_connects_total',
+      help: 'CONNECTs to the transparent-mode proxy: intercepted (a registry, served like a mirror pull), tunnelled (any other host), refused (malformed, or a registry host on another port).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['intercepted', 'tunnelled', 'refused'] as const) this.proxyConnects.inc({ outcome }, 0);
+    new Gauge({
+      name: 'edgepier_build_info',
+      help: 'Always 1; the labels say which EdgePier and Node.js versions run.',
+      labelNames: ['version', 'nodejs_version'],
+      registers,
+    }).set({ version: options.version ?? 'unknown', nodejs_version: process.versions.node }, 1);
+    // Standard names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, ...), which stock dashboards query.
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
   get contentType(): string {
@@ -197,6 +224,14 @@ export class PrometheusMetrics implements Metrics {
       this.upstreamErrors.inc({ registry: event.registry, reason: event.errorCode ?? String(event.status) });
       this.totals.upstreamErrors += 1;
     }
+  }
+
+  upstreamBytes(registry: string, bytes: number): void {
+    this.upstreamBytesTotal.inc({ registry }, bytes);
+  }
+
+  proxyConnect(outcome: ProxyConnectOutcome): void {
+    this.proxyConnects.inc({ outcome });
   }
 
   snapshot(): MetricsSnapshot {

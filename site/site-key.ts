@@ -83,8 +83,9 @@ export async function writeNewSiteKey(path: string): Promise<void> {
 }
 
 /**
- * Reads a key file. Refuses one that group or others may read, as ssh does with its keys:
- * whoever reads the key is a member of the site.
+ * Reads a key file. Refuses one that others may read or that group or others may write:
+ * whoever reads the key is a member of the site. Group read stays allowed because that is
+ * how Kubernetes hands a Secret to a non-root container (mode 0440, group = fsGroup).
  */
 export async function loadSiteKey(path: string): Promise<SiteKey> {
   let info;
@@ -93,8 +94,8 @@ export async function loadSiteKey(path: string): Promise<SiteKey> {
   } catch (error) {
     throw new SiteKeyProblem(`cannot read the site key ${path}: ${(error as Error).message}; create one with 'edgepier site-key generate ${path}'`, { cause: error });
   }
-  if ((info.mode & 0o077) !== 0) {
-    throw new SiteKeyProblem(`${path} is readable by group or others (mode ${(info.mode & 0o777).toString(8)}): run chmod 600 ${path}`);
+  if ((info.mode & 0o027) !== 0) {
+    throw new SiteKeyProblem(`${path} is open to others (mode ${(info.mode & 0o777).toString(8)}): run chmod 600 ${path}`);
   }
   const text = (await readFile(path, 'utf8')).trim();
   if (!KEY_TEXT.test(text)) throw new SiteKeyProblem(`${path} does not hold a site key (one line of base64, as 'edgepier site-key generate' writes)`);

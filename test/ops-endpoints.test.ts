@@ -121,7 +121,7 @@ describe('operations endpoints', () => {
     assert.ok((sample(text, 'edgepier_upstream_errors_total', { registry: registryLabel, reason: '503' }) ?? 0) >= 1, 'a 503 is an upstream error');
     const latencyCount = sample(text, 'edgepier_upstream_response_seconds_count', { registry: registryLabel });
     assert.equal(latencyCount, registry.requests.length, 'one latency observation per upstream round trip');
-    assert.ok(sample(text, 'edgepier_process_resident_memory_bytes') !== undefined, 'process metrics are exported');
+    assert.ok(sample(text, 'process_resident_memory_bytes') !== undefined, 'process metrics are exported under their standard names');
 
     node.metrics.cacheEvicted(3, 4096);
     const after = (await getText(`${node.url}/metrics`)).body;

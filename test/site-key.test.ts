@@ -51,11 +51,15 @@ describe('edgepier site-key', () => {
     assert.notEqual(one.out(), two.out());
   });
 
-  test('a key file readable by others, too short or not a key is refused with what to do', async () => {
+  test('a key file others may read, anyone but the owner may write, too short or not a key is refused with what to do', async () => {
     const open = join(dir.path, 'open.key');
     await writeFile(open, `${Buffer.alloc(32, 1).toString('base64')}\n`, { mode: 0o600 });
     await chmod(open, 0o644);
-    await assert.rejects(loadSiteKey(open), /readable by group or others \(mode 644\): run chmod 600/);
+    await assert.rejects(loadSiteKey(open), /is open to others \(mode 644\): run chmod 600/);
+    await chmod(open, 0o620);
+    await assert.rejects(loadSiteKey(open), /is open to others \(mode 620\)/, 'nor may the group write it');
+    await chmod(open, 0o440);
+    assert.equal((await loadSiteKey(open)).fingerprint.length, 16, 'group read is how Kubernetes mounts a Secret for fsGroup');
     const short = join(dir.path, 'short.key');
     await writeFile(short, `${Buffer.alloc(16, 1).toString('base64')}\n`, { mode: 0o600 });
     await assert.rejects(loadSiteKey(short), /holds 16 bytes of key; a site key needs at least 32/);

@@ -10,7 +10,7 @@ import { Forwarder } from './forwarder.js';
 import { InterceptServer } from './intercept-server.js';
 import { InterceptedRegistries } from './intercepted-registries.js';
 import { TargetPolicy, type ResolveHost } from './target-policy.js';
-import { TransparentProxy } from './transparent-proxy.js';
+import { TransparentProxy, type TransparentProxyOptions } from './transparent-proxy.js';
 import { viaEntry } from './via.js';
 
 export interface TransparentModeOptions {
@@ -29,6 +29,7 @@ export interface TransparentModeOptions {
   /** Replaces getaddrinfo for tunnel and forward targets (tests). */
   readonly resolve?: ResolveHost;
   readonly logger: Logger;
+  readonly observer?: TransparentProxyOptions['observer'];
 }
 
 /** Loads (or on first start creates) the CA, then listens for proxy clients. */
@@ -58,6 +59,7 @@ export async function startTransparentProxy(options: TransparentModeOptions): Pr
     admission: new ClientAdmission(options.clientAllow, options.logger),
     targets,
     logger: options.logger,
+    ...(options.observer ? { observer: options.observer } : {}),
   });
   const address = await proxy.listen(options.listen.host, options.listen.port);
   own.proxyPort = address.port;

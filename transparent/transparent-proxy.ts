@@ -28,6 +28,8 @@ export interface TransparentProxyOptions {
   /** Where tunnels and forwards may go (target-policy.ts); configured registries are the operator's choice and not asked. */
   readonly targets: TargetPolicy;
   readonly logger: Logger;
+  /** Told what became of each CONNECT (metrics). */
+  readonly observer?: { proxyConnect(outcome: 'intercepted' | 'tunnelled' | 'refused'): void };
 }
 
 /**
@@ -68,18 +70,21 @@ export class TransparentProxy {
     socket.on('error', (error: Error & { code?: string }) => this.options.logger.debug({ reason: error.code }, 'proxy client connection failed'));
     const denied = this.options.admission.refusal(socket);
     if (denied !== undefined) {
+      this.options.observer?.proxyConnect('refused');
       socket.end(rawOciErrorResponse(denied));
       return;
     }
     const target = parseConnectTarget(request.url ?? '');
     if ('problem' in target) {
       this.options.logger.info({ target: (request.url ?? '').slice(0, 128), problem: target.problem }, 'refused a malformed CONNECT');
+      this.options.observer?.proxyConnect('refused');
       socket.end(rawOciErrorResponse(new OciError('PROXY_TARGET_INVALID', target.problem, { detail: { target: (request.url ?? '').slice(0, 262) } })));
       return;
     }
     const decision = this.options.registries.forConnect(target);
     if (decision.kind === 'intercept') {
       this.options.logger.debug({ registry: decision.registry.registry, target: formatConnectTarget(target) }, 'intercepting CONNECT');
+      this.options.observer?.proxyConnect('intercepted');
       this.options.intercept.accept(socket, head, decision.registry);
       return;
     }
@@ -88,6 +93,7 @@ export class TransparentProxy {
         `${target.host} is a registry host EdgePier intercepts on port ${decision.ports.join(', ')}; ` +
         `a CONNECT to port ${target.port} would bypass the mirror and is refused`;
       this.options.logger.info({ target: formatConnectTarget(target) }, 'refused a CONNECT to a registry on another port');
+      this.options.observer?.proxyConnect('refused');
       socket.end(rawOciErrorResponse(new OciError('DENIED', message, { detail: { target: formatConnectTarget(target), ports: decision.ports } })));
       return;
     }
@@ -103,8 +109,10 @@ export class TransparentProxy {
     if (!verdict.allowed) {
       this.refuseTarget(formatConnectTarget(target), verdict.reason, verdict.message);
       socket.end(rawOciErrorResponse(targetDenied(formatConnectTarget(target), verdict.reason, verdict.message)));
+      this.options.observer?.proxyConnect('refused');
       return;
     }
+    this.options.observer?.proxyConnect('tunnelled');
     openTunnel(socket, head, { host: verdict.address, port: target.port }, { connectTimeoutMs: this.options.connectTimeoutMs, logger: this.options.logger });
   }
 

@@ -52,6 +52,8 @@ export interface UpstreamResponseEvent {
 
 export interface UpstreamObserver {
   upstreamResponse(event: UpstreamResponseEvent): void;
+  /** Body bytes received from `registry` (the WAN bytes), reported as they arrive. */
+  upstreamBytes?(registry: string, bytes: number): void;
 }
 
 type OpenResponse = HttpStreamResponse;
@@ -229,6 +231,12 @@ export class GotRegistryClient implements RegistryClient {
         httpsAgent: this.options.httpsAgent,
       });
       observer?.upstreamResponse({ ...event, status: response.statusCode, ms: performance.now() - started });
+      // got counts the raw body as it arrives; listening does not change how the body flows.
+      let counted = 0;
+      response.body.on('downloadProgress', ({ transferred }: { transferred: number }) => {
+        if (transferred > counted) observer?.upstreamBytes?.(this.registry, transferred - counted);
+        counted = Math.max(counted, transferred);
+      });
       return response;
     } catch (error) {
       observer?.upstreamResponse({ ...event, errorCode: errorCode(error) || 'ERROR', ms: performance.now() - started });

@@ -2,18 +2,20 @@ import { collectGarbage } from '../../cache/cache-gc.js';
 import { inspectCache, type CachedBlobInfo } from '../../cache/cache-inspector.js';
 import { verifyCache } from '../../cache/cache-verify.js';
 import { parseDuration } from '../../config/parse-duration.js';
-import { cacheDirectory, parseCommandArgs, UsageError } from './command-args.js';
+import { parseCommandArgs, UsageError } from './command-args.js';
+import { loadNodeSettings } from './node-settings.js';
 import type { CommandIo } from './prefetch-command.js';
 import { formatBytes } from './progress-reporter.js';
 
-export const CACHE_USAGE = `usage: edgepier cache <ls|stats|verify|gc> [--cache-dir DIR] [--json] [--min-age DURATION]
+export const CACHE_USAGE = `usage: edgepier cache <ls|stats|verify|gc> [--json] [--min-age DURATION] [serve settings: --config FILE, --cache-dir DIR, ...]
 
   ls       every cached blob: digest, size, last used, pinned, the tags and pins that reach it
   stats    totals: blobs, bytes, manifests, pinned, tags, spools, disk
   verify   re-hash every blob; remove what is corrupt (the node fetches it again when asked)
   gc       remove spools of interrupted downloads, content no index names, and index
            entries without content. Files younger than --min-age (default 15m) are kept,
-           since a running node may be writing them.`;
+           since a running node may be writing them.
+The cache directory is serve's: the same flags, EDGEPIER_* and --config decide it.`;
 
 /** Spools and orphans younger than this may belong to a running node's downloads. */
 const DEFAULT_GC_MIN_AGE_MS = 15 * 60_000;
@@ -25,9 +27,9 @@ export async function runCacheCommand(argv: readonly string[], io: CommandIo): P
     return sub === undefined ? 2 : 0;
   }
   try {
-    const args = parseCommandArgs(rest, { values: ['--cache-dir', '--min-age'], switches: ['--json'] });
+    const args = parseCommandArgs(rest, { values: ['--min-age'], switches: ['--json'] });
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${args.positionals[0] ?? ''}`);
-    const dir = cacheDirectory(args, io.env);
+    const dir = loadNodeSettings(args, io).cacheDir;
     const json = args.switches.has('--json');
     switch (sub) {
       case 'ls':

@@ -1,53 +1,96 @@
-import { parseArgs } from 'node:util';
-import { defaultCacheDirectory, parseDirectory } from '../../config/parse-directory.js';
+import { SETTINGS, SETTING_KEYS } from '../../config/settings.js';
+import { didYouMean } from '../../config/suggest.js';
 
-/** A maintenance command's arguments: positionals, `--flag value` / `--flag=value`, switches. */
+/** A maintenance command's arguments: its own positionals, flags and switches, and the node's settings. */
 export interface CommandArgs {
   readonly positionals: readonly string[];
   readonly values: ReadonlyMap<string, string>;
+  /** Every occurrence of a repeatable own flag (`--registry a --registry b`). */
+  readonly lists: ReadonlyMap<string, readonly string[]>;
   readonly switches: ReadonlySet<string>;
+  /** The `serve` flags given (`--listen`, `--cache-dir`, `--config`, ...), for the config loader. */
+  readonly settingsArgv: readonly string[];
 }
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/**
- * Parses argv for one subcommand with `util.parseArgs` (strict: unknown flags are errors, a
- * typo must not silently pin nothing). The serve settings have their own schema and parser
- * (config/parse-argv.ts); these few commands need no more than this.
- */
-export function parseCommandArgs(argv: readonly string[], spec: { values?: readonly string[]; switches?: readonly string[] }): CommandArgs {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const flag of spec.values ?? []) options[flag.replace(/^--/, '')] = { type: 'string' };
-  for (const flag of spec.switches ?? []) options[flag.replace(/^--/, '')] = { type: 'boolean' };
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
-  } catch (error) {
-    throw new UsageError(usageMessage(error));
-  }
-  const values = new Map<string, string>();
+export interface CommandSpec {
+  readonly values?: readonly string[];
+  /** Own flags that may be repeated; each occurrence is kept. */
+  readonly lists?: readonly string[];
+  readonly switches?: readonly string[];
+}
+
+/** `serve`'s flags by kind, from the one settings schema: a command accepts each of them too. */
+function settingFlags(): { readonly switches: ReadonlySet<string>; readonly values: ReadonlySet<string> } {
   const switches = new Set<string>();
-  for (const [name, value] of Object.entries(parsed.values)) {
-    if (typeof value === 'string') values.set(`--${name}`, value);
-    else if (value === true) switches.add(`--${name}`);
+  const values = new Set<string>();
+  for (const key of SETTING_KEYS) {
+    const { flag, kind, secret } = SETTINGS[key];
+    if (flag === null || secret) continue;
+    (kind === 'switch' ? switches : values).add(flag);
   }
-  return { positionals: parsed.positionals, values, switches };
+  return { switches, values };
 }
 
-/** parseArgs's first line names the flag ("Option '--cache-dir <value>' argument missing"); the rest is advice for scripts. */
-function usageMessage(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const flag = /'(-[^' ]*)/.exec(message)?.[1];
-  if ((error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) return `unknown option ${flag}`;
-  return message.split('\n')[0] ?? message;
+/**
+ * Parses argv for one subcommand. Its own flags come first; every `serve` setting flag is
+ * passed on to the config loader, so a command sees the node exactly as `serve` does.
+ * Anything else is an error (a typo must not silently pin nothing).
+ */
+export function parseCommandArgs(argv: readonly string[], spec: CommandSpec): CommandArgs {
+  const args = readCommandArgs(argv, spec);
+  const [first] = args.problems;
+  if (first !== undefined) throw new UsageError(first);
+  return args;
 }
 
-/** `--cache-dir`, else EDGEPIER_CACHE_DIR, else the default that `serve` uses too. */
-export function cacheDirectory(args: CommandArgs, env: NodeJS.ProcessEnv): string {
-  const given = args.values.get('--cache-dir') ?? env.EDGEPIER_CACHE_DIR;
-  const parsed = given === undefined ? defaultCacheDirectory(env) : parseDirectory(given, env);
-  if (!parsed.ok) throw new UsageError(`--cache-dir ${parsed.errors.join('; ')}`);
-  return parsed.value;
+/** As `parseCommandArgs`, but every problem is collected instead of the first one thrown. */
+export function readCommandArgs(argv: readonly string[], spec: CommandSpec): CommandArgs & { readonly problems: readonly string[] } {
+  const valueFlags = new Set(spec.values ?? []);
+  const listFlags = new Set(spec.lists ?? []);
+  const switchFlags = new Set(spec.switches ?? []);
+  const settings = settingFlags();
+  const positionals: string[] = [];
+  const values = new Map<string, string>();
+  const lists = new Map<string, string[]>();
+  const switches = new Set<string>();
+  const settingsArgv: string[] = [];
+  const problems: string[] = [];
+  for (let index = 0; index < argv.length; index += 1) {
+    const arg = argv[index] ?? '';
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const equals = arg.indexOf('=');
+    const flag = equals > 0 ? arg.slice(0, equals) : arg;
+    const takeValue = (): string | undefined => {
+      if (equals > 0) return arg.slice(equals + 1);
+      const next = argv[index + 1];
+      if (next === undefined || next.startsWith('--')) {
+        problems.push(`${flag} needs a value`);
+        return undefined;
+      }
+      index += 1;
+      return next;
+    };
+    if (switchFlags.has(flag) && equals < 0) switches.add(flag);
+    else if (valueFlags.has(flag)) {
+      const value = takeValue();
+      if (value === undefined) continue;
+      if (values.has(flag)) problems.push(`${flag} given more than once`);
+      values.set(flag, value);
+    } else if (listFlags.has(flag)) {
+      const value = takeValue();
+      if (value !== undefined) lists.set(flag, [...(lists.get(flag) ?? []), value]);
+    } else if (settings.switches.has(flag)) settingsArgv.push(arg);
+    else if (settings.values.has(flag)) {
+      const value = takeValue();
+      if (value !== undefined) settingsArgv.push(`${flag}=${value}`);
+    } else problems.push(`unknown option ${flag}${didYouMean(flag, [...valueFlags, ...listFlags, ...switchFlags, ...settings.values, ...settings.switches])}`);
+  }
+  return { positionals, values, lists, switches, settingsArgv, problems };
 }

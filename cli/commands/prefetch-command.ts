@@ -1,17 +1,19 @@
 import { PinFile } from '../../cache/pins.js';
-import { cacheDirectory, parseCommandArgs, UsageError } from './command-args.js';
+import { parseCommandArgs, UsageError } from './command-args.js';
 import { formatImageReference, parseImageReference } from './image-reference.js';
 import { parsePlatform, prefetchImage } from './prefetch-image.js';
+import { loadNodeSettings } from './node-settings.js';
 import { formatBytes, ProgressReporter, type ProgressOutput } from './progress-reporter.js';
 
 export const PREFETCH_USAGE = `usage: edgepier prefetch IMAGE[:TAG|@DIGEST] [--pin] [--platform OS/ARCH[/VARIANT]]
-                         [--mirror URL] [--cache-dir DIR]
+                         [--mirror URL] [serve settings: --config FILE, --listen, --cache-dir, ...]
 
 Pulls an image through the running local node so it is cached before a rollout.
   --pin          keep the image: it is never evicted (undo with 'edgepier unpin IMAGE')
   --platform     only this platform of a multi-platform image (default: all)
-  --mirror       the local node (default http://127.0.0.1:5000)
-  --cache-dir    the node's cache directory, where pins are kept (default: as 'serve')
+  --mirror       the node to pull through (default: this host's node, from --listen)
+The node's address and cache directory (where pins are kept) come from the same flags,
+EDGEPIER_* and --config as serve's.
 A registry host in IMAGE (ghcr.io/org/app) is sent as containerd does (?ns=ghcr.io);
 docker.io/nginx means docker.io/library/nginx.`;
 
@@ -27,18 +29,20 @@ export async function runPrefetch(argv: readonly string[], io: CommandIo): Promi
     return 0;
   }
   try {
-    const args = parseCommandArgs(argv, { values: ['--platform', '--mirror', '--cache-dir'], switches: ['--pin'] });
+    const args = parseCommandArgs(argv, { values: ['--platform', '--mirror'], switches: ['--pin'] });
     if (args.positionals.length !== 1) throw new UsageError('give exactly one IMAGE');
     const image = parseImageReference(args.positionals[0] ?? '');
     const platform = args.values.get('--platform');
+    const node = loadNodeSettings(args, io, { flag: '--mirror', value: args.values.get('--mirror') });
+    const mirror = node.url.href.replace(/\/+$/, '');
     const progress = new ProgressReporter(io.stdout);
     const started = performance.now();
     const result = await prefetchImage({
       image,
-      mirror: args.values.get('--mirror') ?? 'http://127.0.0.1:5000',
+      mirror,
       progress,
       ...(platform ? { platform: parsePlatform(platform) } : {}),
-      ...(args.switches.has('--pin') ? { pins: new PinFile(cacheDirectory(args, io.env)) } : {}),
+      ...(args.switches.has('--pin') ? { pins: new PinFile(node.cacheDir) } : {}),
     });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     io.stdout.write(

@@ -5,6 +5,7 @@ import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from '../../oci/media-types.
 import { SOURCE_HEADER } from '../../server/headers.js';
 import { formatImageReference, type ImageReference } from './image-reference.js';
 import type { ProgressReporter } from './progress-reporter.js';
+import { fetchFromNode } from './node-fetch.js';
 
 /** `os/arch[/variant]`, as docker's --platform. */
 export interface Platform {
@@ -105,7 +106,7 @@ function url(options: PrefetchOptions, kind: 'manifests' | 'blobs', reference: s
 }
 
 async function fetchManifest(options: PrefetchOptions, reference: string): Promise<{ digest: string; body: string }> {
-  const response = await fetch(url(options, 'manifests', reference), {
+  const response = await fetchFromNode(url(options, 'manifests', reference), {
     headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
     signal: AbortSignal.timeout(options.idleTimeoutMs ?? 60_000),
   });
@@ -123,7 +124,7 @@ async function fetchBlob(options: PrefetchOptions, blob: Descriptor): Promise<st
   const idleMs = options.idleTimeoutMs ?? 60_000;
   let timer = setTimeout(() => controller.abort(new Error(`no bytes for ${idleMs} ms`)), idleMs);
   try {
-    const response = await fetch(url(options, 'blobs', blob.digest), { signal: controller.signal });
+    const response = await fetchFromNode(url(options, 'blobs', blob.digest), { signal: controller.signal });
     if (response.status !== 200 || !response.body) {
       throw new Error(`blob ${blob.digest}: ${response.status} ${errorText(Buffer.from(await response.arrayBuffer()))}`);
     }

@@ -1,59 +1,70 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseDuration } from '../../config/parse-duration.js';
 import { formatBytes, formatDuration, formatRatio, shortDigest } from '../../server/status-format.js';
 import type { StatusSnapshot } from '../../server/status-snapshot.js';
+import { parseCommandArgs, UsageError } from './command-args.js';
+import { fetchFromNode } from './node-fetch.js';
+import { loadNodeSettings } from './node-settings.js';
 
-const DEFAULT_URL = 'http://127.0.0.1:5000';
 const SOURCES = ['cache', 'inflight', 'peer', 'upstream'] as const;
 
-export const STATUS_USAGE = `usage: edgepier status [--url URL] [--json]
+export const STATUS_USAGE = `usage: edgepier status [--url URL] [--json] [serve settings: --config FILE, --listen HOST:PORT, ...]
 
 Shows a running node's peers, cache use, hit ratio and recent pulls (from URL/status.json).
-  --url URL   the node to ask (default ${DEFAULT_URL})
-  --json      print the raw status JSON`;
+  --url URL   the node to ask (default: this host's node, from the same --listen,
+              EDGEPIER_LISTEN or --config as serve)
+  --json      print the raw status JSON
+  --wait DURATION  first wait until the node is ready (/readyz), at most DURATION (60s);
+              fails if it is not (the systemd unit's readiness check)`;
 
 export interface StatusCommandIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
+  readonly env?: NodeJS.ProcessEnv;
   readonly fetch?: typeof fetch;
 }
 
 /** `edgepier status`: fetches `/status.json` from a node and prints it for a terminal. */
-export async function statusCommand(args: readonly string[], io: StatusCommandIo): Promise<number> {
-  let url = DEFAULT_URL;
-  let json = false;
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] ?? '';
-    if (arg === '--help' || arg === '-h') {
-      io.out(`${STATUS_USAGE}\n`);
-      return 0;
-    } else if (arg === '--json') {
-      json = true;
-    } else if (arg === '--url' && args[i + 1] !== undefined) {
-      url = args[i + 1] ?? url;
-      i += 1;
-    } else if (arg.startsWith('--url=')) {
-      url = arg.slice('--url='.length);
-    } else {
-      io.err(`edgepier status: unexpected argument '${arg}'\n${STATUS_USAGE}\n`);
-      return 2;
-    }
+export async function statusCommand(argv: readonly string[], io: StatusCommandIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(`${STATUS_USAGE}\n`);
+    return 0;
   }
   let endpoint: URL;
+  let json: boolean;
+  let waitMs: number | undefined;
   try {
-    endpoint = new URL('/status.json', url);
-  } catch {
-    io.err(`edgepier status: '${url}' is not a URL\n`);
+    const args = parseCommandArgs(argv, { values: ['--url', '--wait'], switches: ['--json'] });
+    const wait = args.values.get('--wait');
+    if (wait !== undefined) {
+      const parsed = parseDuration(wait, { minMs: 1 });
+      if (!parsed.ok) throw new UsageError(`--wait ${parsed.errors.join('; ')}`);
+      waitMs = parsed.value;
+    }
+    if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0] ?? ''}'`);
+    json = args.switches.has('--json');
+    endpoint = new URL('/status.json', loadNodeSettings(args, { env: io.env ?? process.env }, { flag: '--url', value: args.values.get('--url') }).url);
+  } catch (error) {
+    io.err(`edgepier status: ${error instanceof Error ? error.message : String(error)}\n${STATUS_USAGE}\n`);
     return 2;
+  }
+  if (waitMs !== undefined) {
+    const waited = await waitUntilReady(new URL('/readyz', endpoint), waitMs, io.fetch);
+    if (waited !== true) {
+      io.err(`edgepier status: not ready after ${waitMs} ms: ${waited}\n`);
+      return 1;
+    }
   }
   let body: string;
   try {
-    const response = await (io.fetch ?? fetch)(endpoint, { signal: AbortSignal.timeout(5_000) });
+    const response = await fetchFromNode(endpoint, { signal: AbortSignal.timeout(5_000) }, io.fetch);
     body = await response.text();
     if (!response.ok) {
       io.err(`edgepier status: ${endpoint.href} answered ${response.status}\n`);
       return 1;
     }
   } catch (error) {
-    io.err(`edgepier status: cannot reach ${endpoint.href}: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.err(`edgepier status: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
   if (json) {
@@ -62,6 +73,25 @@ export async function statusCommand(args: readonly string[], io: StatusCommandIo
   }
   io.out(renderStatusText(JSON.parse(body) as StatusSnapshot));
   return 0;
+}
+
+/** Polls `readyz` until it answers 200 (true) or the deadline passes (the last failure). */
+async function waitUntilReady(readyz: URL, waitMs: number, fetcher: typeof fetch | undefined): Promise<true | string> {
+  const deadline = Date.now() + waitMs;
+  let last = 'no answer yet';
+  // Bounded by the deadline; every attempt has its own timeout within it.
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetchFromNode(readyz, { signal: AbortSignal.timeout(Math.max(1, Math.min(2_000, deadline - Date.now()))) }, fetcher);
+      await response.arrayBuffer();
+      if (response.status === 200) return true;
+      last = `${readyz.href} answered ${response.status}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await delay(Math.max(0, Math.min(250, deadline - Date.now())));
+  }
+  return last;
 }
 
 /** C0 and C1 control characters: a name holding them could drive the terminal. */

@@ -1,9 +1,10 @@
 import { PinFile } from '../../cache/pins.js';
-import { cacheDirectory, parseCommandArgs, UsageError } from './command-args.js';
+import { parseCommandArgs, UsageError } from './command-args.js';
+import { loadNodeSettings } from './node-settings.js';
 import { formatImageReference, parseImageReference } from './image-reference.js';
 import type { CommandIo } from './prefetch-command.js';
 
-export const UNPIN_USAGE = `usage: edgepier unpin IMAGE[:TAG|@DIGEST] [--cache-dir DIR]
+export const UNPIN_USAGE = `usage: edgepier unpin IMAGE[:TAG|@DIGEST] [serve settings: --config FILE, --cache-dir DIR, ...]
 
 Lets eviction take a pinned image again (its blobs stay cached until the budget needs room).`;
 
@@ -13,10 +14,10 @@ export async function runUnpin(argv: readonly string[], io: CommandIo): Promise<
     return 0;
   }
   try {
-    const args = parseCommandArgs(argv, { values: ['--cache-dir'] });
+    const args = parseCommandArgs(argv, {});
     if (args.positionals.length !== 1) throw new UsageError('give exactly one IMAGE');
     const image = formatImageReference(parseImageReference(args.positionals[0] ?? ''));
-    const removed = await new PinFile(cacheDirectory(args, io.env)).remove(image);
+    const removed = await new PinFile(loadNodeSettings(args, io).cacheDir).remove(image);
     if (removed === 0) {
       io.stderr.write(`edgepier unpin: ${image} is not pinned\n`);
       return 1;
