@@ -46,7 +46,7 @@ test('serve under umask 022: a 0755 cache dir becomes 0700, and everything it wr
   const cli = startProcess(
     'sh',
     [
-      '-c', UNDER_UMASK_022, process.execPath, '--import', 'tsx', MAIN, 'serve',
+      '-c', UNDER_UMASK_022, process.execPath, '--import', 'tsx', MAIN, 'serve', '--peer-listen', '127.0.0.1:0',
       '--listen', `127.0.0.1:${port}`,
       '--proxy-listen', `127.0.0.1:${proxyPort}`,
       '--cache-dir', cacheDir,

@@ -37,7 +37,7 @@ describe('every command reads the node\'s settings', () => {
     const port = await getFreePort();
     const cacheDir = join(work.path, 'node-cache');
     const configFile = join(work.path, 'edgepier.yaml');
-    await writeFile(configFile, `listen: "127.0.0.1:${port}"\ncacheDir: ${cacheDir}\nmdns: false\nupstreams: ["${registry.url}"]\nproxyListen: "127.0.0.1:0"\n`);
+    await writeFile(configFile, `listen: "127.0.0.1:${port}"\ncacheDir: ${cacheDir}\nmdns: false\nupstreams: ["${registry.url}"]\nproxyListen: "127.0.0.1:0"\npeerListen: "127.0.0.1:0"\n`);
     const env = cleanEnv({ EDGEPIER_CONFIG: configFile });
 
     const node = startProcess(process.execPath, ['--import', 'tsx', MAIN, 'serve'], { env, name: 'edgepier-config-file' });
@@ -71,7 +71,7 @@ describe('every command reads the node\'s settings', () => {
 
   test('a node that is not there: the error names the URL that was tried', async () => {
     const port = await getFreePort();
-    const env = cleanEnv({ EDGEPIER_LISTEN: `0.0.0.0:${port}`, HOME: '/home/edgepier-test' });
+    const env = cleanEnv({ EDGEPIER_LISTEN: `0.0.0.0:${port}`, EDGEPIER_CLIENT_ALLOW: '198.18.0.0/24', HOME: '/home/edgepier-test' });
     const status = await runEdgepier(['status'], { env });
     assert.equal(status.code, 1);
     assert.match(status.stderr, new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port}/status\\.json: .*ECONNREFUSED`));
@@ -85,7 +85,7 @@ describe('every command reads the node\'s settings', () => {
   });
 
   test('setup docker > daemon.json: stdout is only the JSON, the path is on stderr', async () => {
-    const env = cleanEnv({ HOME: '/home/edgepier-test', EDGEPIER_LISTEN: '0.0.0.0:5123' });
+    const env = cleanEnv({ HOME: '/home/edgepier-test', EDGEPIER_LISTEN: '0.0.0.0:5123', EDGEPIER_CLIENT_ALLOW: '198.18.0.0/24' });
     const result = await runEdgepier(['setup', 'docker', '--config-dir', '/nonexistent-docker-dir'], { env });
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), { 'registry-mirrors': ['http://127.0.0.1:5123'] }, 'the mirror URL comes from EDGEPIER_LISTEN');
@@ -121,7 +121,7 @@ describe('npm start', () => {
     const work = await makeTempDir('npm-start');
     t.after(() => work.remove());
     const port = await getFreePort();
-    const npm = startProcess('npm', ['start', '--', '--listen', `127.0.0.1:${port}`, '--cache-dir', work.path, '--no-mdns', '--upstream', 'http://127.0.0.1:9'], {
+    const npm = startProcess('npm', ['start', '--', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', work.path, '--no-mdns', '--upstream', 'http://127.0.0.1:9'], {
       cwd: ROOT,
       env: cleanEnv(),
       name: 'npm-start',

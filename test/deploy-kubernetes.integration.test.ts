@@ -131,7 +131,7 @@ describe('deploy/kubernetes', () => {
     // The ConfigMap as a site would edit it: this test's port and registry. Everything
     // else (the command, the flags, the env wiring) is the shipped manifest's.
     const port = await getFreePort();
-    const config = { ...(await shippedConfig()), EDGEPIER_LISTEN: `127.0.0.1:${port}`, EDGEPIER_UPSTREAM: `${registry.host}=${registry.url}` };
+    const config = { ...(await shippedConfig()), EDGEPIER_LISTEN: `127.0.0.1:${port}`, EDGEPIER_PEER_LISTEN: '127.0.0.1:0', EDGEPIER_UPSTREAM: `${registry.host}=${registry.url}` };
     const hostPaths = new Map<string, string>();
     for (const mount of init.volumeMounts ?? []) {
       const hostPath = spec?.volumes?.find((volume) => volume.name === mount.name)?.hostPath?.path;
@@ -196,7 +196,7 @@ describe('edgepier setup k3s', () => {
   }
 
   test('prints registries.yaml mirrors for every configured upstream, pointing where serve listens', async () => {
-    const result = await run(['k3s'], { EDGEPIER_UPSTREAM: 'https://registry-1.docker.io,ghcr.io=https://ghcr.io,registry.example:5443=https://registry.example:5443', EDGEPIER_LISTEN: '0.0.0.0:5002' });
+    const result = await run(['k3s'], { EDGEPIER_UPSTREAM: 'https://registry-1.docker.io,ghcr.io=https://ghcr.io,registry.example:5443=https://registry.example:5443', EDGEPIER_LISTEN: '0.0.0.0:5002', EDGEPIER_CLIENT_ALLOW: '10.0.0.0/8' });
     assert.equal(result.code, 0, result.err);
     assert.match(result.err, /\/etc\/rancher\/k3s\/registries\.yaml/);
     assert.match(result.err, /systemctl restart k3s/);

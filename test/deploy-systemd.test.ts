@@ -90,7 +90,7 @@ describe('deploy/systemd', () => {
 
   test('the readiness check: status --wait holds until the node is ready, and fails naming the URL when it never is', async (t) => {
     const port = await getFreePort();
-    const env = { PATH: process.env.PATH, HOME: '/home/edgepier-test', EDGEPIER_LISTEN: `127.0.0.1:${port}` };
+    const env = { PATH: process.env.PATH, HOME: '/home/edgepier-test', EDGEPIER_LISTEN: `127.0.0.1:${port}`, EDGEPIER_PEER_LISTEN: '127.0.0.1:0' };
     const never = await runEdgepier(['status', '--wait', '1s'], { env });
     assert.equal(never.code, 1);
     assert.match(never.stderr, new RegExp(`not ready after 1000 ms: cannot reach http://127\\.0\\.0\\.1:${port}/readyz`));

@@ -93,8 +93,9 @@ describe('metrics', () => {
     assert.equal(sample(text, 'edgepier_build_info', { version, nodejs_version: process.versions.node }), 1);
   });
 
-  test('transparent mode counts CONNECTs: intercepted, tunnelled, refused', async (t) => {
-    // A loopback TCP server to tunnel to: the only "other host" the test may reach.
+  test('transparent mode counts CONNECTs: intercepted and refused (allowed tunnels: transparent-boundary)', async (t) => {
+    // A loopback TCP server: the proxy must refuse to tunnel there (loopback is never a target),
+    // and counts it as refused. An allowed tunnel needs another host: the namespace test counts it.
     const other = createServer((socket) => socket.end());
     await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
     t.after(() => new Promise<void>((resolve) => other.close(() => resolve())));
@@ -104,14 +105,14 @@ describe('metrics', () => {
     const proxyPort = Number(new URL(node.proxyUrl ?? '').port);
 
     (await openTunnel(proxyPort, 'registry.example:443')).destroy();
-    (await openTunnel(proxyPort, `127.0.0.1:${otherPort}`)).destroy();
+    assert.equal((await rawExchange(proxyPort, `CONNECT 127.0.0.1:${otherPort} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)).status, 403);
     assert.equal((await rawExchange(proxyPort, 'CONNECT registry.example:8443 HTTP/1.1\r\nHost: registry.example:8443\r\n\r\n')).status, 403);
     assert.equal((await rawExchange(proxyPort, 'CONNECT not-a-target HTTP/1.1\r\nHost: x\r\n\r\n')).status, 400);
 
     const text = await scrape(node);
     assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'intercepted' }), 1);
-    assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'tunnelled' }), 1);
-    assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'refused' }), 2);
+    assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'tunnelled' }), 0);
+    assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'refused' }), 3);
   });
 
   test('the README\'s metrics table names every series, and nothing else', async () => {

@@ -169,6 +169,12 @@ void describe('the transparent proxy between namespaces: allowed clients only, n
     assert.equal(await proxied(['--proxytunnel', `http://${lanTarget}/tunnelled`]), 'counted');
     assert.equal(await proxied([`http://${lanTarget}/forwarded`]), 'counted');
     assert.deepEqual(lanHost.connections, [nodeNs.address, nodeNs.address], 'the LAN host saw the node connect twice, on the client\'s behalf');
+    // The tunnels the allowed client opened (to the dead port and to the LAN host) are counted;
+    // everything the attacker and the policy refused is too.
+    const metrics = (await runCommand('ip', ['netns', 'exec', nodeNs.name, 'curl', '-sS', '--max-time', '5', `http://127.0.0.1:${EDGEPIER_PORT}/metrics`], { timeoutMs: 10_000 })).stdout.toString('utf8');
+    const connects = (outcome: string): number => Number(new RegExp(`^edgepier_proxy_connects_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    assert.equal(connects('tunnelled'), 2, metrics);
+    assert.ok(connects('refused') >= 10, `refused CONNECTs are counted: ${connects('refused')}`);
 
     const pulled = join(work.path, 'pull');
     const proxyUrl = `http://${proxy}:${PROXY_PORT}`;
