@@ -2,44 +2,16 @@
 // byte (verified) from upstream, the failure is logged, and nothing is cached or advertised.
 // Runs on a real 2 MiB tmpfs (needs root to mount).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { parseDigest } from '../oci/digest.js';
 import { startBudgetedMirror } from './support/budgeted-mirror.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { readBody } from './support/read-body.js';
-import { makeTempDir } from './support/temp-dir.js';
-
-const isRoot = process.getuid?.() === 0;
-
-async function smallDisk(t: TestContext): Promise<string> {
-  const dir = await makeTempDir('tmpfs');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir.path]);
-  t.after(async () => {
-    execFileSync('umount', [dir.path]);
-    await dir.remove();
-  });
-  return dir.path;
-}
-
-/** Fills the filesystem until the next write gets ENOSPC. */
-async function fill(dir: string): Promise<void> {
-  const file = await open(join(dir, 'filler'), 'w');
-  try {
-    const block = Buffer.alloc(64 * 1024, 1);
-    for (let written = 0; written < 64 * 1024 * 1024; written += block.length) await file.write(block);
-    assert.fail('the small disk never filled up');
-  } catch (error) {
-    assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    await file.close();
-  }
-}
+import { canMount as isRoot, fill, smallDisk } from './support/full-disk.js';
 
 function capture(): { logger: Logger; text: () => string } {
   let logged = '';
