@@ -19,6 +19,7 @@ import { MdnsDiscovery } from '../discovery/mdns-discovery.js';
 import type { PeerDiscovery } from '../discovery/peer-discovery.js';
 import { StaticDiscovery } from '../discovery/static-discovery.js';
 import type { PeerSourceProvider } from '../mirror/peer-source-provider.js';
+import type { TagListMemberSource } from '../mirror/tag-list-mirror.js';
 import { PullThroughMirror } from '../mirror/pull-through-mirror.js';
 import { RegistryRouter } from '../mirror/registry-router.js';
 import { PeerClient } from '../peer/peer-client.js';
@@ -160,6 +161,7 @@ export class EdgePierNode {
       logger: logger.child({ component: 'mirror' }),
       tagTimeoutMs: config.tagTimeout,
       peers: site,
+      tagMembers: site,
       peerMode: config.peerMode,
       holdings,
       privateContent: await PrivateDigestList.load(config.cacheDir),
@@ -304,7 +306,7 @@ function formatUrl(scheme: 'http' | 'https', { address, family, port }: AddressI
 }
 
 /** Lets the mirror be built before discovery exists (which needs the bound port). */
-class LazySite implements PeerSourceProvider {
+class LazySite implements PeerSourceProvider, TagListMemberSource {
   private site: SitePeers | undefined;
 
   attach(site: SitePeers): void {
@@ -315,4 +317,5 @@ class LazySite implements PeerSourceProvider {
   redirectTarget: PeerSourceProvider['redirectTarget'] = (route, digest) => this.site?.redirectTarget(route, digest) ?? Promise.resolve(undefined);
   manifestFromPeers: PeerSourceProvider['manifestFromPeers'] = (route, reference) =>
     this.site?.manifestFromPeers(route, reference) ?? Promise.resolve(undefined);
+  tagsFromMembers: TagListMemberSource['tagsFromMembers'] = (route) => this.site?.tagsFromMembers(route) ?? Promise.resolve(undefined);
 }

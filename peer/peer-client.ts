@@ -27,6 +27,10 @@ export interface PeerClientOptions {
   readonly httpsAgent?: HttpsAgent;
 }
 
+const MAX_TAG_LIST_BYTES = 1024 * 1024;
+/** The OCI tag grammar: a member's list is taken only as far as it holds real tags. */
+const TAG_PATTERN = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+
 /** Fetches from other EdgePier nodes over their ordinary pull API, marked as peer calls. */
 export class PeerClient {
   constructor(private readonly options: PeerClientOptions) {}
@@ -75,6 +79,29 @@ export class PeerClient {
       mediaType: declaredMediaType(body) ?? contentType ?? '',
       ...(Number.isFinite(resolvedAt) && resolvedAt > 0 ? { resolvedAt } : {}),
     };
+  }
+
+  /** The tags a member knows for a repository (its own records; a member never asks upstream for a peer). */
+  async fetchTagList(peer: Peer, target: { registry: string; repository: string }, signal: AbortSignal): Promise<string[]> {
+    const path = `/v2/${target.repository}/tags/list?ns=${encodeURIComponent(target.registry)}`;
+    const response = await this.open(peer, path, { [PEER_HEADER]: this.options.nodeId, accept: 'application/json' }, { ownerFetch: false, signal });
+    if (response.statusCode !== 200) {
+      response.body.destroy();
+      throw peerStatusError(peer, response.statusCode);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of response.body) {
+      total += (chunk as Buffer).length;
+      // Read with a cap: a member's answer is still input from the network.
+      if (total > MAX_TAG_LIST_BYTES) {
+        response.body.destroy();
+        throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} sent an oversized tag list`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { tags?: unknown };
+    return Array.isArray(parsed.tags) ? parsed.tags.filter((tag): tag is string => typeof tag === 'string' && TAG_PATTERN.test(tag)) : [];
   }
 
   private open(

@@ -3,6 +3,7 @@ import type { Peer, PeerDiscovery } from '../discovery/peer-discovery.js';
 import type { BlobSource } from '../mirror/blob-source.js';
 import type { PeerManifestAnswer, PeerSourceOptions, PeerSourceProvider } from '../mirror/peer-source-provider.js';
 import type { RegistryRoute } from '../mirror/registry-router.js';
+import type { TagListMemberSource } from '../mirror/tag-list-mirror.js';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
 import type { UpstreamBlob } from '../upstream/registry-client.js';
@@ -37,7 +38,7 @@ export interface SitePeersOptions {
  * fetches upstream once for the whole site and serves waiters as bytes arrive), then any
  * node the LAN names as a holder, and only then the caller's upstream.
  */
-export class SitePeers implements PeerSourceProvider {
+export class SitePeers implements PeerSourceProvider, TagListMemberSource {
   constructor(private readonly options: SitePeersOptions) {}
 
   /** The live, healthy peers ranked for `digest`, with this node's own place among them. */
@@ -135,6 +136,25 @@ export class SitePeers implements PeerSourceProvider {
     const found = answers.filter((answer): answer is PeerManifestAnswer => answer !== undefined);
     found.sort((a, b) => (b.resolvedAt ?? 0) - (a.resolvedAt ?? 0));
     return found[0];
+  }
+
+  /**
+   * Every member's known tags for a repository, merged: for a node whose WAN is down and that
+   * never listed them itself. Members only: a tag list is not content-addressed.
+   */
+  async tagsFromMembers(route: RegistryRoute): Promise<readonly string[] | undefined> {
+    if (this.options.siteKey === undefined) return undefined;
+    const peers = this.options.discovery.peers().filter((peer) => !this.options.health.isAvoided(peer.id));
+    const lists = await Promise.all(
+      peers.map((peer) =>
+        this.options.client
+          .fetchTagList(peer, { registry: route.registry, repository: route.repository }, AbortSignal.timeout(this.options.peerTimeoutMs))
+          .catch(() => [] as string[]),
+      ),
+    );
+    const merged = [...new Set(lists.flat())].sort();
+    if (merged.length > 0) this.options.logger.warn({ registry: route.registry, repository: route.repository, tags: merged.length }, 'upstream unreachable; tag list from members (stale)');
+    return merged;
   }
 
   /** A source that streams one blob from one peer. */

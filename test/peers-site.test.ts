@@ -286,3 +286,29 @@ describe('an open site shares only what was fetched anonymously', () => {
     }
   });
 });
+
+describe('a tag list offline', () => {
+  for (const keyed of [true, false]) test(keyed ? 'a member that never listed the tags gets them from another member, marked stale' : 'an open site never takes a tag list from a peer', async () => {
+    const upstream = new LoopbackRegistry();
+    await upstream.start();
+    const site = await startMemorySite({ nodes: 2, upstreamUrl: upstream.url, siteKey: keyed });
+    try {
+      const [first, second] = site.nodes;
+      assert.ok(first && second);
+      for (const tag of ['v1', 'v2']) upstream.addManifest('app', tag, { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [], tag });
+      for (const tag of ['v1', 'v2']) assert.equal((await fetch(`${first.url}/v2/app/manifests/${tag}`)).status, 200);
+      await upstream.stop();
+      const listed = await fetch(`${second.url}/v2/app/tags/list`);
+      if (!keyed) {
+        assert.equal(listed.status, 502, 'upstream is down, this node knows no tags, and peers are not asked');
+        return;
+      }
+      assert.equal(listed.status, 200);
+      assert.equal(listed.headers.get('x-edgepier-stale'), 'true');
+      assert.deepEqual(await listed.json(), { name: 'app', tags: ['v1', 'v2'] });
+    } finally {
+      await site.close();
+      await upstream.stop();
+    }
+  });
+});
