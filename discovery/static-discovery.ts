@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { isSupportedDigest } from './digest-name.js';
+import { NODE_HEADER, PEER_HEADER } from './node-headers.js';
 import type { Peer, PeerDiscovery, PeerDiscoveryEvents } from './peer-discovery.js';
 
 export interface StaticDiscoveryOptions {
@@ -15,10 +16,6 @@ export interface StaticDiscoveryOptions {
   readonly logger?: Logger;
 }
 
-/** Request header that marks a request as coming from a peer (it must not fan out again). */
-export const PEER_REQUEST_HEADER = 'X-EdgePier-Peer';
-/** Response header through which a node names itself. */
-export const NODE_ID_HEADER = 'X-EdgePier-Node';
 
 interface Target {
   readonly url: string;
@@ -100,13 +97,13 @@ export class StaticDiscovery extends EventEmitter<PeerDiscoveryEvents> implement
     let next: Peer | undefined;
     try {
       const response = await this.fetchImpl(`${target.url}/v2/`, {
-        headers: { [PEER_REQUEST_HEADER]: this.options.nodeId },
+        headers: { [PEER_HEADER]: this.options.nodeId },
         signal: AbortSignal.timeout(this.timeoutMs),
         redirect: 'manual',
       });
       // Only the status matters: release the connection without reading the body.
       await response.body?.cancel().catch(() => undefined);
-      next = { id: response.headers.get(NODE_ID_HEADER) ?? target.url, url: target.url };
+      next = { id: response.headers.get(NODE_HEADER) ?? target.url, url: target.url };
     } catch (error) {
       this.logger.debug({ url: target.url, err: error }, 'peer probe failed');
     }

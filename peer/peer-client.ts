@@ -8,7 +8,8 @@ import { blobFromResponse } from '../upstream/blob-response.js';
 import { openHttpStream, type HttpStreamTimeouts } from '../upstream/open-http-stream.js';
 import type { UpstreamBlob } from '../upstream/registry-client.js';
 import { coalesced } from './coalesced-stream.js';
-import { OWNER_FETCH_HEADER, PEER_HEADER, peerPath, RESOLVED_AT_HEADER } from './peer-protocol.js';
+import { PEER_HEADER } from '../discovery/node-headers.js';
+import { OWNER_FETCH_HEADER, peerPath, RESOLVED_AT_HEADER } from './peer-protocol.js';
 
 export interface PeerManifest {
   readonly body: Buffer;

@@ -3,7 +3,6 @@
  * peer-to-peer calls; the same markers as query parameters for redirected clients, which
  * cannot be told to send headers.
  */
-export const PEER_HEADER = 'x-edgepier-peer';
 export const OWNER_FETCH_HEADER = 'x-edgepier-owner-fetch';
 export const PEER_QUERY = 'edgepier-peer';
 export const OWNER_FETCH_QUERY = 'edgepier-owner-fetch';

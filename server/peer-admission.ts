@@ -1,6 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import { OciError } from '../oci/oci-error.js';
-import { OWNER_FETCH_HEADER, OWNER_FETCH_QUERY, PEER_HEADER, PEER_QUERY } from '../peer/peer-protocol.js';
+import { PEER_HEADER } from '../discovery/node-headers.js';
+import { OWNER_FETCH_HEADER, OWNER_FETCH_QUERY, PEER_QUERY } from '../peer/peer-protocol.js';
 import { TICKET_EXPIRES_QUERY, TICKET_QUERY, verifyRedirect } from '../site/redirect-ticket.js';
 import type { SiteKey } from '../site/site-key.js';
 import type { RegistryHandlerDependencies } from './registry-handler.js';

@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import { NODE_HEADER } from './headers.js';
+import { NODE_HEADER } from '../discovery/node-headers.js';
 import type { ServedRequest } from './metrics-served-request.js';
 import { toOciError, writeOciError } from './oci-error-response.js';
 import type { EdgePierState } from './request-context.js';

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { CompositeDiscovery } from '../discovery/composite-discovery.js';
 import { MemoryDiscovery, MemoryLan } from '../discovery/memory-discovery.js';
 import type { Peer, PeerDiscovery } from '../discovery/peer-discovery.js';
-import { NODE_ID_HEADER, StaticDiscovery } from '../discovery/static-discovery.js';
+import { NODE_HEADER } from '../discovery/node-headers.js';
+import { StaticDiscovery } from '../discovery/static-discovery.js';
 import { CONTRACT_NODES, peerDiscoveryContract, type ContractSite } from './support/peer-discovery-contract.js';
 
 function memoryIdentities(prefix: string): Peer[] {
@@ -27,7 +28,7 @@ peerDiscoveryContract(
 /** A node's HTTP API as far as a static list can tell: `/v2/` answers and names the node. */
 async function nodeServer(nodeId: string): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((_request, response) => {
-    response.setHeader(NODE_ID_HEADER, nodeId);
+    response.setHeader(NODE_HEADER, nodeId);
     response.statusCode = 200;
     response.end('{}');
   });
