@@ -13,6 +13,7 @@ import type { PrivateContent } from './private-content.js';
 import type { HoldingsListener, PeerSourceProvider } from './peer-source-provider.js';
 import type { RegistryRoute } from './registry-router.js';
 import type { RequestOrigin } from './request-origin.js';
+import { isUpstreamUnreachable } from './upstream-unreachable.js';
 
 /** How stale an unchanged tag confirmation may get before it is written again. */
 const TAG_RECONFIRM_MS = 10 * 60_000;
@@ -59,7 +60,7 @@ export class ManifestMirror {
     try {
       fetched = await route.client.fetchManifest(route.repository, digest.value, { method: 'GET' });
     } catch (error) {
-      const fromPeers = !options.fromPeer && isUnreachable(error) ? await this.options.peers?.manifestFromPeers(route, { digest }) : undefined;
+      const fromPeers = !options.fromPeer && isUpstreamUnreachable(error) ? await this.options.peers?.manifestFromPeers(route, { digest }) : undefined;
       if (!fromPeers) throw error;
       await this.storeManifest(route, digest, fromPeers.body, fromPeers.mediaType);
       return { digest: digest.value, mediaType: fromPeers.mediaType, size: fromPeers.body.length, body: fromPeers.body, source: 'peer' };
@@ -105,7 +106,7 @@ export class ManifestMirror {
       await this.recordTag(location, digest.value, fetched.mediaType);
       return { digest: digest.value, mediaType: fetched.mediaType, size: body.length, body, source: 'upstream' };
     } catch (error) {
-      if (!isUnreachable(error)) throw error;
+      if (!isUpstreamUnreachable(error)) throw error;
       const known = await this.options.tags.get(location);
       const local = known && (await this.readStoredManifest(parseDigest(known.digest), options.method));
       if (!local) return this.tagFromPeers(route, location, error);
@@ -192,11 +193,6 @@ export class ManifestMirror {
       await writer.abort();
     }
   }
-}
-
-/** Failures where upstream said nothing about the tag, so the last known answer still stands. */
-function isUnreachable(error: unknown): boolean {
-  return error instanceof OciError && (error.code === 'UPSTREAM_ERROR' || error.code === 'UPSTREAM_TIMEOUT' || error.code === 'TOOMANYREQUESTS');
 }
 
 function manifestUnknown(reference: string): OciError {
