@@ -140,6 +140,8 @@ export class BudgetedBlobStore implements BlobStore {
       const whole = !range || (range.start === 0 && entry !== undefined && range.end >= entry.size - 1);
       const verification = this.verification;
       if (verification && !whole) {
+        // Nothing to check: a blob that is not stored is unknown, not corrupt.
+        if (entry === undefined && !(await this.options.inner.stat(digest))) throw new CodedError('ENOENT', `${digest.value} is not stored`);
         // A part cannot be checked on its own. Never checked here: check the whole file
         // first (rare: resumes). Checked before: only a changed file is checked again.
         if (!verification.isVerified(digest.value)) {
