@@ -5,7 +5,7 @@ import type { Digest } from '../oci/digest.js';
 import { declaredMediaType, MAX_MANIFEST_BYTES, UPSTREAM_MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { OciError } from '../oci/oci-error.js';
 import { blobFromResponse } from '../upstream/blob-response.js';
-import { openHttpStream, type HttpStreamTimeouts } from '../upstream/open-http-stream.js';
+import { openHttpStream, type HttpStreamResponse, type HttpStreamTimeouts } from '../upstream/open-http-stream.js';
 import type { UpstreamBlob } from '../upstream/registry-client.js';
 import { coalesced } from './coalesced-stream.js';
 import { PEER_HEADER } from '../discovery/node-headers.js';
@@ -58,21 +58,7 @@ export class PeerClient {
     const headers: Record<string, string> = { [PEER_HEADER]: this.options.nodeId, accept: UPSTREAM_MANIFEST_ACCEPT };
     if (request.ownerFetch) headers[OWNER_FETCH_HEADER] = '1';
     const response = await this.open(peer, peerPath(target.registry, target.repository, 'manifests', target.reference), headers, request);
-    if (response.statusCode !== 200) {
-      response.body.destroy();
-      throw peerStatusError(peer, response.statusCode);
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of response.body) {
-      total += (chunk as Buffer).length;
-      if (total > MAX_MANIFEST_BYTES) {
-        response.body.destroy();
-        throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} sent an oversized manifest`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const body = Buffer.concat(chunks);
+    const body = await readSmallAnswer(peer, response, MAX_MANIFEST_BYTES, 'manifest');
     const contentType = response.headers['content-type']?.split(';')[0]?.trim();
     const resolvedAt = Number(response.headers[RESOLVED_AT_HEADER]);
     return {
@@ -86,22 +72,7 @@ export class PeerClient {
   async fetchTagList(peer: Peer, target: { registry: string; repository: string }, signal: AbortSignal): Promise<string[]> {
     const path = `/v2/${target.repository}/tags/list?ns=${encodeURIComponent(target.registry)}`;
     const response = await this.open(peer, path, { [PEER_HEADER]: this.options.nodeId, accept: 'application/json' }, { ownerFetch: false, signal });
-    if (response.statusCode !== 200) {
-      response.body.destroy();
-      throw peerStatusError(peer, response.statusCode);
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of response.body) {
-      total += (chunk as Buffer).length;
-      // Read with a cap: a member's answer is still input from the network.
-      if (total > MAX_TAG_LIST_BYTES) {
-        response.body.destroy();
-        throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} sent an oversized tag list`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { tags?: unknown };
+    const parsed = JSON.parse((await readSmallAnswer(peer, response, MAX_TAG_LIST_BYTES, 'tag list')).toString('utf8')) as { tags?: unknown };
     return Array.isArray(parsed.tags) ? parsed.tags.filter((tag): tag is string => typeof tag === 'string' && TAG_PATTERN.test(tag)) : [];
   }
 
@@ -119,6 +90,28 @@ export class PeerClient {
       : { connectMs: peerTimeout, responseMs: peerTimeout, idleMs: peerTimeout };
     return openHttpStream(`${peer.url}${path}`, { method: 'GET', headers, timeouts, signal: request.signal, httpsAgent: this.options.httpsAgent });
   }
+}
+
+/**
+ * A 200 answer read whole, but never more than `limit` bytes: a peer's answer is input from
+ * the network, member or not.
+ */
+async function readSmallAnswer(peer: Peer, response: HttpStreamResponse, limit: number, what: string): Promise<Buffer> {
+  if (response.statusCode !== 200) {
+    response.body.destroy();
+    throw peerStatusError(peer, response.statusCode);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of response.body) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      response.body.destroy();
+      throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} sent an oversized ${what}`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
 }
 
 function peerStatusError(peer: Peer, status: number): OciError {
