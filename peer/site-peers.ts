@@ -54,9 +54,7 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
   blobSources(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobSource[]> {
     // Alone on the LAN: nothing to ask, and no lookup timeout to wait out.
     if (this.options.discovery.peers().length === 0) return Promise.resolve([]);
-    // An open site's peers share only anonymous content: asking them for this would only
-    // tell the LAN what this node pulls privately.
-    if (route.authenticated && this.options.siteKey === undefined) return Promise.resolve([]);
+    if (this.keepsFromPeers(route)) return Promise.resolve([]);
     const owner = options.peers === 'all' ? this.rank(digest).owner : undefined;
     const skip = new Set([this.options.nodeId, owner?.id, options.exclude]);
     // Ask the LAN now, in parallel with the owner attempt: the answer is only awaited if
@@ -74,7 +72,7 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
 
   /** Where redirect mode sends a client: the owner (which fetches if needed) or a holder. */
   async redirectTarget(route: RegistryRoute, digest: Digest): Promise<string | undefined> {
-    if (route.authenticated && this.options.siteKey === undefined) return undefined;
+    if (this.keepsFromPeers(route)) return undefined;
     const { owner } = this.rank(digest);
     if (owner) return this.redirectUrl(owner, route, digest, true);
     const holders = await this.options.discovery.findHolders(digest.value, { timeoutMs: this.options.holderLookupMs, firstAnswerOnly: true });
@@ -109,7 +107,7 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
     // A tag is not content-addressed: nothing could check a peer's answer, so only proven
     // members are asked.
     if ('tag' in reference && this.options.siteKey === undefined) return undefined;
-    if (route.authenticated && this.options.siteKey === undefined) return undefined;
+    if (this.keepsFromPeers(route)) return undefined;
     const peers = this.options.discovery.peers().filter((peer) => !this.options.health.isAvoided(peer.id));
     const referenceText = 'tag' in reference ? reference.tag : reference.digest.value;
     const answers = await Promise.all(
@@ -155,6 +153,14 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
     const merged = [...new Set(lists.flat())].sort();
     if (merged.length > 0) this.options.logger.warn({ registry: route.registry, repository: route.repository, tags: merged.length }, 'upstream unreachable; tag list from members (stale)');
     return merged;
+  }
+
+  /**
+   * On an open site, content this node pulls with credentials is never asked of peers: they
+   * could not serve it, and asking would tell the LAN what this node pulls privately.
+   */
+  private keepsFromPeers(route: RegistryRoute): boolean {
+    return route.authenticated && this.options.siteKey === undefined;
   }
 
   /** A source that streams one blob from one peer. */
