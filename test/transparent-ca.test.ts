@@ -82,6 +82,30 @@ describe('CA files', () => {
     assert.deepEqual(await readdir(parent), ['ca']);
     assert.deepEqual(await readdir(dir), ['notes.txt']);
   });
+
+  test('a CA that an earlier version wrote with node-forge still loads, and openssl verifies the leaves it signs', async () => {
+    const fixture = new URL('./fixtures/forge-ca/', import.meta.url);
+    const dir = join(root.path, 'forge-ca');
+    await mkdir(dir, { mode: 0o700 });
+    for (const name of [CA_CERTIFICATE_FILE, CA_KEY_FILE]) await writeFile(join(dir, name), await readFile(new URL(name, fixture)));
+    // Git keeps no 0600 mode, and a readable key is refused.
+    await chmod(join(dir, CA_KEY_FILE), 0o600);
+    const written = await readFile(join(dir, CA_CERTIFICATE_FILE), 'utf8');
+    const { authority, created } = await loadOrCreateCertificateAuthority(dir, { now: () => Date.parse('2027-06-01T00:00:00Z') });
+    assert.equal(created, false);
+    assert.equal(authority.certificatePem.trim(), written.trim(), 'the same CA, not a new one');
+    assert.equal(authority.subject, 'CN=EdgePier local CA fe5e6601, O=EdgePier');
+    const leaf = join(dir, 'leaf.pem');
+    await writeFile(leaf, authority.leafCertificatePemFor('registry.test'));
+    const verified = await runCommand('openssl', ['verify', '-attime', String(Date.parse('2027-06-01T01:00:00Z') / 1000), '-CAfile', join(dir, CA_CERTIFICATE_FILE), '-purpose', 'sslserver', '-verify_hostname', 'registry.test', leaf]);
+    assert.match(verified.stdout.toString(), /leaf\.pem: OK/);
+    // The leaves name the key identifier forge wrote into the CA, so chain builders find it.
+    const keyIdentifier = async (path: string, label: string) =>
+      new RegExp(`${label}:\\s*\\n\\s*([0-9A-F:]+)`).exec((await runCommand('openssl', ['x509', '-noout', '-text', '-in', path])).stdout.toString())?.[1];
+    const caKeyIdentifier = await keyIdentifier(join(dir, CA_CERTIFICATE_FILE), 'X509v3 Subject Key Identifier');
+    assert.ok(caKeyIdentifier !== undefined && caKeyIdentifier.length > 20, String(caKeyIdentifier));
+    assert.equal(await keyIdentifier(leaf, 'X509v3 Authority Key Identifier'), caKeyIdentifier);
+  });
 });
 
 describe('CA files that cannot be trusted are refused', () => {

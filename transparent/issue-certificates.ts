@@ -1,6 +1,8 @@
-import { randomBytes, sign, type KeyObject } from 'node:crypto';
-import { isIP, isIPv4 } from 'node:net';
-import forge from 'node-forge';
+import { createHash, createPublicKey, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { isIP, isIPv6 } from 'node:net';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+// A CommonJS package whose re-exports Node's ESM loader cannot name one by one.
+import asn1X509 from '@peculiar/asn1-x509';
 
 /** sha256WithRSAEncryption. */
 const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
@@ -15,15 +17,23 @@ const MAX_COMMON_NAME_LENGTH = 64;
 const MAX_DNS_NAME_LENGTH = 253;
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-// node-forge has this function, but @types/node-forge does not declare it.
-const { getTBSCertificate } = forge.pki as typeof forge.pki & { getTBSCertificate(this: void, certificate: forge.pki.Certificate): forge.asn1.Asn1 };
+const {
+  AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, AuthorityKeyIdentifier, BasicConstraints, Certificate, ExtendedKeyUsage, Extension,
+  Extensions, GeneralName, KeyUsage, KeyUsageFlags, Name, RelativeDistinguishedName, SubjectAlternativeName, SubjectKeyIdentifier,
+  SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
+} = asn1X509;
+type Name = InstanceType<typeof Name>;
+const COMMON_NAME = '2.5.4.3';
+const ORGANIZATION_NAME = '2.5.4.10';
+/** RFC 3279: the parameters of sha256WithRSAEncryption are an explicit NULL. */
+const DER_NULL = new Uint8Array([0x05, 0x00]).buffer;
 
-/** A host a leaf certificate can name: a DNS name, or an IP literal with its address bytes. */
+/** A host a leaf certificate can name: a DNS name, or an IP literal. */
 export interface TlsHost {
   /** Lower-cased, as it goes into the certificate and the cache key. */
   readonly name: string;
-  /** Set for IP literals: 4 or 16 bytes for the iPAddress subjectAltName. */
-  readonly address?: Buffer;
+  /** Set for IP literals: the address in a form the iPAddress subjectAltName encoder reads. */
+  readonly address?: string;
 }
 
 /** `secureContextFor` was given something no certificate can name. */
@@ -40,7 +50,7 @@ export class InvalidTlsHost extends Error {
 export function parseTlsHost(host: string): TlsHost {
   const name = host.toLowerCase();
   if (name.includes('%')) throw new InvalidTlsHost(host, 'IPv6 zone identifiers cannot appear in a certificate');
-  if (isIP(name) !== 0) return { name, address: ipAddressBytes(name) };
+  if (isIP(name) !== 0) return { name, address: encodableAddress(name) };
   if (name.length === 0) throw new InvalidTlsHost(host, 'the host is empty');
   if (name.length > MAX_DNS_NAME_LENGTH) throw new InvalidTlsHost(host, `a DNS name has at most ${MAX_DNS_NAME_LENGTH} characters`);
   const labels = name.split('.');
@@ -54,45 +64,53 @@ export function parseTlsHost(host: string): TlsHost {
 
 /** Self-signed CA certificate that may sign leaves but no further CAs (pathLen 0). */
 export function buildCaCertificate(options: { publicKeyPem: string; privateKey: KeyObject; commonName: string; now: number }): string {
-  const certificate = forge.pki.createCertificate();
-  certificate.publicKey = forge.pki.publicKeyFromPem(options.publicKeyPem);
-  certificate.serialNumber = randomSerialNumber();
-  certificate.validity.notBefore = new Date(options.now - CLOCK_SKEW_MS);
   const notAfter = new Date(options.now);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + CA_VALIDITY_YEARS);
-  certificate.validity.notAfter = notAfter;
-  const name = [
-    { name: 'commonName', value: options.commonName },
-    { name: 'organizationName', value: 'EdgePier' },
-  ];
-  certificate.setSubject(name);
-  certificate.setIssuer(name);
-  certificate.setExtensions([
-    { name: 'basicConstraints', critical: true, cA: true, pathLenConstraint: 0 },
-    { name: 'keyUsage', critical: true, keyCertSign: true, cRLSign: true },
-    { name: 'subjectKeyIdentifier' },
+  const name = distinguishedName([
+    [COMMON_NAME, options.commonName],
+    [ORGANIZATION_NAME, 'EdgePier'],
   ]);
-  return signCertificate(certificate, options.privateKey);
+  const publicKey = subjectPublicKeyInfo(options.publicKeyPem);
+  return signCertificate(
+    new TBSCertificate({
+      version: Version.v3,
+      serialNumber: randomSerialNumber(),
+      signature: sha256WithRsa(),
+      issuer: name,
+      validity: new Validity({ notBefore: new Date(options.now - CLOCK_SKEW_MS), notAfter }),
+      subject: name,
+      subjectPublicKeyInfo: publicKey,
+      extensions: new Extensions([
+        extension('2.5.29.19', true, new BasicConstraints({ cA: true, pathLenConstraint: 0 })),
+        extension('2.5.29.15', true, new KeyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign)),
+        extension('2.5.29.14', false, new SubjectKeyIdentifier(keyIdentifierOf(publicKey))),
+      ]),
+    }),
+    options.privateKey,
+  );
 }
 
 /** What signing leaves needs from the CA, parsed once. */
 export interface LeafIssuer {
-  readonly name: forge.pki.CertificateField[];
-  /** The CA's subjectKeyIdentifier as a binary string, for the leaves' authorityKeyIdentifier. */
-  readonly keyIdentifier: string;
+  readonly name: Name;
+  /** The CA's subjectKeyIdentifier, for the leaves' authorityKeyIdentifier. */
+  readonly keyIdentifier: ArrayBuffer;
   readonly notAfter: Date;
   readonly privateKey: KeyObject;
 }
 
+/**
+ * Reads any RFC 5280 CA certificate, so the CAs that earlier versions wrote with node-forge
+ * keep working: the issuer name is copied as parsed, and a CA without a subjectKeyIdentifier
+ * gets the one RFC 5280 §4.2.1.2 method 1 computes, as forge did.
+ */
 export function leafIssuerFrom(certificatePem: string, privateKey: KeyObject): LeafIssuer {
-  const certificate = forge.pki.certificateFromPem(certificatePem);
-  // forge returns null, not the undefined its types promise, when the extension is absent.
-  const extension: unknown = certificate.getExtension('subjectKeyIdentifier');
+  const certificate = AsnConvert.parse(new X509Certificate(certificatePem).raw, Certificate);
+  const { tbsCertificate } = certificate;
+  const stated = tbsCertificate.extensions?.find((candidate) => candidate.extnID === '2.5.29.14');
   const keyIdentifier =
-    typeof extension === 'object' && extension !== null && 'subjectKeyIdentifier' in extension && typeof extension.subjectKeyIdentifier === 'string'
-      ? forge.util.hexToBytes(extension.subjectKeyIdentifier)
-      : certificate.generateSubjectKeyIdentifier().getBytes();
-  return { name: certificate.subject.attributes, keyIdentifier, notAfter: certificate.validity.notAfter, privateKey };
+    stated === undefined ? keyIdentifierOf(tbsCertificate.subjectPublicKeyInfo) : AsnConvert.parse(stated.extnValue, SubjectKeyIdentifier).buffer;
+  return { name: tbsCertificate.subject, keyIdentifier, notAfter: tbsCertificate.validity.notAfter.getTime(), privateKey };
 }
 
 export interface IssuedLeaf {
@@ -107,42 +125,69 @@ export interface IssuedLeaf {
  */
 export function issueLeafCertificate(options: { issuer: LeafIssuer; host: TlsHost; publicKeyPem: string; now: number }): IssuedLeaf {
   const { issuer, host } = options;
-  const certificate = forge.pki.createCertificate();
-  certificate.publicKey = forge.pki.publicKeyFromPem(options.publicKeyPem);
-  certificate.serialNumber = randomSerialNumber();
-  const notBefore = new Date(options.now - CLOCK_SKEW_MS);
-  const notAfter = new Date(Math.min(options.now + LEAF_VALIDITY_MS, issuer.notAfter.getTime()));
-  certificate.validity.notBefore = notBefore;
-  certificate.validity.notAfter = notAfter;
+  // Whole seconds: X.509 times have no fractions, and the cache compares these with the clock.
+  const notBefore = new Date(Math.floor((options.now - CLOCK_SKEW_MS) / 1000) * 1000);
+  const notAfter = new Date(Math.floor(Math.min(options.now + LEAF_VALIDITY_MS, issuer.notAfter.getTime()) / 1000) * 1000);
   // RFC 5280: a subject too long for a common name stays empty, and then the SAN is critical.
   const hasCommonName = host.name.length <= MAX_COMMON_NAME_LENGTH;
-  certificate.setSubject(hasCommonName ? [{ name: 'commonName', value: host.name }] : []);
-  certificate.setIssuer(issuer.name);
-  const altName = host.address ? { type: 7, value: host.address.toString('binary') } : { type: 2, value: host.name };
-  certificate.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectKeyIdentifier' },
-    { name: 'authorityKeyIdentifier', keyIdentifier: issuer.keyIdentifier },
-    { name: 'subjectAltName', critical: !hasCommonName, altNames: [altName] },
-  ]);
-  return { certificatePem: signCertificate(certificate, issuer.privateKey), notBefore: notBefore.getTime(), notAfter: notAfter.getTime() };
+  const publicKey = subjectPublicKeyInfo(options.publicKeyPem);
+  const altName = host.address === undefined ? new GeneralName({ dNSName: host.name }) : new GeneralName({ iPAddress: host.address });
+  const certificatePem = signCertificate(
+    new TBSCertificate({
+      version: Version.v3,
+      serialNumber: randomSerialNumber(),
+      signature: sha256WithRsa(),
+      issuer: issuer.name,
+      validity: new Validity({ notBefore, notAfter }),
+      subject: distinguishedName(hasCommonName ? [[COMMON_NAME, host.name]] : []),
+      subjectPublicKeyInfo: publicKey,
+      extensions: new Extensions([
+        extension('2.5.29.19', false, new BasicConstraints({ cA: false })),
+        extension('2.5.29.15', true, new KeyUsage(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment)),
+        extension('2.5.29.37', false, new ExtendedKeyUsage(['1.3.6.1.5.5.7.3.1'])),
+        extension('2.5.29.14', false, new SubjectKeyIdentifier(keyIdentifierOf(publicKey))),
+        extension('2.5.29.35', false, new AuthorityKeyIdentifier({ keyIdentifier: new OctetString(issuer.keyIdentifier) })),
+        extension('2.5.29.17', !hasCommonName, new SubjectAlternativeName([altName])),
+      ]),
+    }),
+    issuer.privateKey,
+  );
+  return { certificatePem, notBefore: notBefore.getTime(), notAfter: notAfter.getTime() };
 }
 
 /**
- * Signs with Node's crypto rather than forge's `sign`: forge does RSA in JavaScript, which
- * blocked the event loop for about 30 ms per certificate on our machines; OpenSSL takes ~1 ms.
+ * Signs with Node's crypto (OpenSSL, ~1 ms, synchronous, so a leaf is ready inside the
+ * CONNECT handler); the ASN.1 library only encodes the structures.
  */
-function signCertificate(certificate: forge.pki.Certificate, privateKey: KeyObject): string {
-  certificate.signatureOid = SHA256_WITH_RSA;
-  certificate.siginfo.algorithmOid = SHA256_WITH_RSA;
-  const toBeSigned = getTBSCertificate(certificate);
-  certificate.tbsCertificate = toBeSigned;
-  const der = Buffer.from(forge.asn1.toDer(toBeSigned).getBytes(), 'binary');
-  certificate.signature = sign('sha256', der, privateKey).toString('binary');
-  // forge ends PEM lines with CRLF; files an operator may `cat` or diff read better with LF.
-  return forge.pki.certificateToPem(certificate).replace(/\r\n/g, '\n');
+function signCertificate(toBeSigned: InstanceType<typeof TBSCertificate>, privateKey: KeyObject): string {
+  const der = Buffer.from(AsnConvert.serialize(toBeSigned));
+  const certificate = new Certificate({ tbsCertificate: toBeSigned, tbsCertificateRaw: der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength), signatureAlgorithm: sha256WithRsa(), signatureValue: sign('sha256', der, privateKey).buffer });
+  return new X509Certificate(Buffer.from(AsnConvert.serialize(certificate))).toString();
+}
+
+function sha256WithRsa(): InstanceType<typeof AlgorithmIdentifier> {
+  return new AlgorithmIdentifier({ algorithm: SHA256_WITH_RSA, parameters: DER_NULL });
+}
+
+function extension(extnID: string, critical: boolean, value: unknown): InstanceType<typeof Extension> {
+  return new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
+}
+
+/** One attribute per RDN, UTF8String values, as forge wrote them. */
+function distinguishedName(attributes: readonly (readonly [type: string, value: string])[]): Name {
+  return new Name(
+    attributes.map(([type, value]) => new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) })])),
+  );
+}
+
+function subjectPublicKeyInfo(publicKeyPem: string): InstanceType<typeof SubjectPublicKeyInfo> {
+  return AsnConvert.parse(createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo);
+}
+
+/** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
+function keyIdentifierOf(publicKey: InstanceType<typeof SubjectPublicKeyInfo>): ArrayBuffer {
+  const digest = createHash('sha1').update(new Uint8Array(publicKey.subjectPublicKey)).digest();
+  return digest.buffer.slice(digest.byteOffset, digest.byteOffset + digest.byteLength);
 }
 
 /**
@@ -150,27 +195,17 @@ function signCertificate(certificate: forge.pki.Certificate, privateKey: KeyObje
  * negative) and the first byte kept non-zero (else the encoding is not minimal): Go's parser
  * rejects both.
  */
-function randomSerialNumber(): string {
+function randomSerialNumber(): ArrayBuffer {
   const bytes = randomBytes(16);
   bytes.writeUInt8(bytes.readUInt8(0) & 0x7f || 0x01, 0);
-  return bytes.toString('hex');
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
 }
 
-/** Address bytes of an IP literal that `net.isIP` accepted, including `::ffff:1.2.3.4` forms. */
-function ipAddressBytes(literal: string): Buffer {
-  if (isIPv4(literal)) return Buffer.from(literal.split('.').map(Number));
-  const bytes = Buffer.alloc(16);
-  let text = literal;
-  const embeddedIPv4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1];
-  if (embeddedIPv4 !== undefined) {
-    const tail = ipAddressBytes(embeddedIPv4);
-    text = `${text.slice(0, -embeddedIPv4.length)}${tail.readUInt16BE(0).toString(16)}:${tail.readUInt16BE(2).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const zeroGroups = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
-  const groups = [...headGroups, ...Array.from({ length: zeroGroups }, () => '0'), ...tailGroups];
-  groups.forEach((group, index) => bytes.writeUInt16BE(Number.parseInt(group, 16), index * 2));
-  return bytes;
+/**
+ * An IP literal that `net.isIP` accepted, as the iPAddress encoder reads it: the WHATWG URL
+ * parser rewrites IPv6 into plain hex groups (`::ffff:198.18.0.2` becomes `::ffff:c612:2`),
+ * which is the one form the encoder does not handle by itself.
+ */
+function encodableAddress(literal: string): string {
+  return isIPv6(literal) ? new URL(`http://[${literal}]/`).hostname.slice(1, -1) : literal;
 }
