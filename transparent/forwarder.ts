@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { isIPv6 } from 'node:net';
-import httpProxy from 'http-proxy';
+import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import { OciError } from '../oci/oci-error.js';
 import { describeTlsFailure } from '../upstream/tls-failure.js';
@@ -26,7 +26,8 @@ const PROXY_ONLY_HEADERS = ['proxy-authorization', 'proxy-connection'] as const;
  * 502/504 that names the origin and the reason; after that, the connection is cut.
  */
 export class Forwarder {
-  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: false });
+  // http-proxy-3 1.x: the maintained rewrite of http-proxy with its API; its 2.x needs Node 22.
+  private readonly proxy = createProxyServer({ xfwd: false, ws: false });
   private readonly httpAgent = new HttpAgent({ keepAlive: true });
 
   constructor(private readonly options: ForwarderOptions) {
