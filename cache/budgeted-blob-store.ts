@@ -228,9 +228,10 @@ export class BudgetedBlobStore implements BlobStore {
     for (let round = 0; round < 100 && this.evicting; round += 1) await this.evicting;
   }
 
-  /** Stops the retry timer, writes out the journal and closes it. */
+  /** Stops the retry timer, waits for the reconciliation (it writes to the journal, its failure is logged where it began) and evictions, closes the journal. */
   async close(): Promise<void> {
     clearTimeout(this.retryTimer);
+    await this.reconciling?.catch(() => undefined);
     await this.idle();
     await this.options.journal?.close();
   }
