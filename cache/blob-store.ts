@@ -53,6 +53,11 @@ export class CodedError extends Error {
   }
 }
 
+/** The `code` of an error thrown by Node, got, cacache or our own domain errors; undefined when it has none. */
+export function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+}
+
 export function hasCode(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === code;
+  return errorCode(error) === code;
 }

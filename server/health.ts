@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { errorCode } from '../cache/blob-store.js';
 
 /** One readiness condition: ok, or why not. */
 export interface ReadinessCheck {
@@ -29,7 +30,7 @@ export function writableDirectoryCheck(name: string, directory: string): Readine
         await access(directory, constants.W_OK);
         return { ok: true };
       } catch (error) {
-        const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'error';
+        const code = errorCode(error) ?? 'error';
         return { ok: false, detail: `${directory} is not writable (${code})` };
       }
     },

@@ -15,6 +15,7 @@ import { SOURCE_HEADER, STALE_HEADER } from './headers.js';
 import { serveReferrers } from './referrers-response.js';
 import type { EdgePierState } from './request-context.js';
 import { serveTagList } from './tag-list-response.js';
+import { errorCode } from '../cache/blob-store.js';
 
 export type RegistryContext = Context & { state: EdgePierState };
 
@@ -150,7 +151,7 @@ async function serveBlob(
     await pipeline(stream, response);
   } catch (error) {
     ctx.state.facts.aborted = true;
-    const code = errorCode(error);
+    const code = errorCode(error) ?? 'ERROR';
     ctx.state.facts.error = code;
     // The headers are out: the cut connection is all the client learns, so the log must say why.
     const line = { digest: digest.value, source: handle.source, sent, err: error instanceof Error ? error.message : String(error), code };
@@ -159,8 +160,4 @@ async function serveBlob(
   } finally {
     ctx.state.facts.bytes = sent;
   }
-}
-
-function errorCode(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'ERROR';
 }

@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { errorCode, hasCode } from '../cache/blob-store.js';
 
 export const CA_CERTIFICATE_FILE = 'ca.pem';
 export const CA_KEY_FILE = 'ca-key.pem';
@@ -67,7 +68,7 @@ export async function writeCaFilesAtomically(directory: string, files: CaFiles):
     try {
       await rename(staging, directory);
     } catch (error) {
-      if (hasErrorCode(error, 'EEXIST') || hasErrorCode(error, 'ENOTEMPTY')) return false;
+      if (hasCode(error, 'EEXIST') || hasCode(error, 'ENOTEMPTY')) return false;
       throw error;
     }
     renamed = true;
@@ -83,8 +84,8 @@ async function readUnlessMissing(path: string, isPrivate: boolean): Promise<stri
   try {
     file = await open(path, 'r');
   } catch (error) {
-    if (hasErrorCode(error, 'ENOENT')) return undefined;
-    throw new CertificateAuthorityProblem(`cannot open ${path} (${errorCode(error)})`, { cause: error });
+    if (hasCode(error, 'ENOENT')) return undefined;
+    throw new CertificateAuthorityProblem(`cannot open ${path} (${errorCode(error) ?? String(error)})`, { cause: error });
   }
   try {
     // Checked on the open file, so a chmod between the check and the read changes nothing.
@@ -100,7 +101,7 @@ async function readUnlessMissing(path: string, isPrivate: boolean): Promise<stri
     return await file.readFile('utf8');
   } catch (error) {
     if (error instanceof CertificateAuthorityProblem) throw error;
-    throw new CertificateAuthorityProblem(`cannot read ${path} (${errorCode(error)})`, { cause: error });
+    throw new CertificateAuthorityProblem(`cannot read ${path} (${errorCode(error) ?? String(error)})`, { cause: error });
   } finally {
     await file.close();
   }
@@ -124,12 +125,4 @@ async function syncDirectory(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-function hasErrorCode(error: unknown, code: string): boolean {
-  return errorCode(error) === code;
-}
-
-function errorCode(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : String(error);
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { OciError } from '../oci/oci-error.js';
 import { describeTlsFailure } from '../upstream/tls-failure.js';
 import { writeOciErrorResponse } from '../server/oci-error-response.js';
+import { errorCode } from '../cache/blob-store.js';
 
 export interface ForwarderOptions {
   /** Verifies HTTPS origins against the upstream trust store; never switched off. */
@@ -70,7 +71,7 @@ export class Forwarder {
   }
 
   private failed(error: Error, request: IncomingMessage, response: ServerResponse, origin: string): void {
-    const code = 'code' in error ? String(error.code) : 'ERROR';
+    const code = errorCode(error) ?? 'ERROR';
     const tlsFailure = describeTlsFailure(error, origin);
     const ociError = new OciError('UPSTREAM_ERROR', tlsFailure ?? `${origin} could not be reached through EdgePier (${code})`, {
       detail: { origin, reason: code },

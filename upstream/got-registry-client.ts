@@ -24,6 +24,7 @@ import {
   type UpstreamResource,
 } from './upstream-failure.js';
 import { parseWwwAuthenticate, type AuthChallenge } from './www-authenticate.js';
+import { errorCode } from '../cache/blob-store.js';
 
 export interface GotRegistryClientOptions {
   /** The registry host name requests are for (`docker.io`). */
@@ -190,7 +191,7 @@ export class GotRegistryClient implements RegistryClient {
       try {
         response = await this.open(method, path, { ...headers, ...this.authorization(repository) }, signal);
       } catch (error) {
-        if (!retried && !signal?.aborted && RETRIED_NETWORK_ERRORS.has(errorCode(error))) {
+        if (!retried && !signal?.aborted && RETRIED_NETWORK_ERRORS.has(errorCode(error) ?? '')) {
           retried = true;
           this.options.logger.debug({ path, reason: errorCode(error) }, 'retrying upstream request');
           await delay(RETRY_PAUSE_MS, undefined, signal ? { signal } : {}).catch(() => undefined);
@@ -299,8 +300,4 @@ function parseTagList(body: Buffer): string[] | undefined {
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-function errorCode(error: unknown): string {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
 }

@@ -1,3 +1,5 @@
+import { errorCode } from '../cache/blob-store.js';
+
 /**
  * OpenSSL's verification results as Node reports them in `error.code`, plus Node's own
  * host-name check. Any of them means the upstream's certificate was not trusted.
@@ -32,7 +34,7 @@ const CERTIFICATE_REJECTIONS: ReadonlySet<string> = new Set([
  * says how to make the certificate trusted.
  */
 export function describeTlsFailure(error: unknown, upstream: string): string | undefined {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  const code = errorCode(error) ?? '';
   const reason = error instanceof Error ? error.message.slice(0, 200) : code;
   if (CERTIFICATE_REJECTIONS.has(code)) {
     return (

@@ -1,5 +1,6 @@
 import { OciError, type OciErrorCode } from '../oci/oci-error.js';
 import { describeTlsFailure } from './tls-failure.js';
+import { errorCode } from '../cache/blob-store.js';
 
 /**
  * Which upstream failures are worth one more try, and why. Only failures that happen before
@@ -57,7 +58,7 @@ export function upstreamStatusError(status: number, what: UpstreamResource, regi
 /** Maps a network-level failure (no HTTP answer) to 502 or 504. */
 export function upstreamNetworkError(error: unknown, registry: string): OciError {
   if (error instanceof OciError) return error;
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'UNKNOWN';
+  const code = errorCode(error) ?? 'UNKNOWN';
   const tlsFailure = describeTlsFailure(error, `upstream ${registry}`);
   if (tlsFailure !== undefined) {
     return new OciError('UPSTREAM_ERROR', tlsFailure, { detail: { upstream: registry, reason: code }, cause: error });

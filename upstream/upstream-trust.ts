@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpsAgent } from 'node:https';
 import { createSecureContext, rootCertificates } from 'node:tls';
+import { hasCode } from '../cache/blob-store.js';
 
 /**
  * The CAs that upstream registries' certificates are verified against: the system trust
@@ -83,8 +84,7 @@ async function readCertificates(path: string, what: string, options: { missingIs
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    const missing = typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT';
-    if (missing && options.missingIsEmpty === true) return [];
+    if (hasCode(error, 'ENOENT') && options.missingIsEmpty === true) return [];
     throw new UpstreamTrustProblem(`cannot read ${what} ${path}: ${(error as Error).message}`);
   }
   const certificates = text.match(PEM_CERTIFICATE) ?? [];

@@ -1,6 +1,7 @@
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { hasCode } from '../../cache/blob-store.js';
 
 export type WriteOutcome = { readonly kind: 'created' } | { readonly kind: 'unchanged' } | { readonly kind: 'replaced'; readonly backup: string };
 
@@ -14,7 +15,7 @@ export async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    if (typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT') return undefined;
+    if (hasCode(error, 'ENOENT')) return undefined;
     throw error;
   }
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import type { BlobStore, StoredBlob } from '../../cache/blob-store.js';
+import { errorCode, type BlobStore, type StoredBlob } from '../../cache/blob-store.js';
 import { digestOf, type Digest } from '../../oci/digest.js';
 
 export interface ContractStore {
@@ -62,9 +62,6 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   assert.fail('expected a rejection');
 }
 
-function codeOf(error: unknown): unknown {
-  return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-}
 
 export function blobStoreContract(name: string, open: () => Promise<ContractStore>, drift: KnownDrift = {}): void {
   void describe(`BlobStore contract: ${name}`, () => {
@@ -81,13 +78,13 @@ export function blobStoreContract(name: string, open: () => Promise<ContractStor
     test('an unknown digest: stat is undefined, a read rejects with ENOENT, the listing is empty', async (store) => {
       const digest = digestOf(Buffer.from('never stored'));
       assert.equal(await store.stat(digest), undefined);
-      assert.equal(codeOf(await rejection(store.createReadStream(digest))), 'ENOENT');
+      assert.equal(errorCode(await rejection(store.createReadStream(digest))), 'ENOENT');
       assert.deepEqual(await listed(store), []);
     });
 
     test('an unknown digest read with a range also rejects with ENOENT', async (store) => {
       const digest = digestOf(Buffer.from('never stored either'));
-      assert.equal(codeOf(await rejection(store.createReadStream(digest, { start: 1, end: 4 }))), 'ENOENT');
+      assert.equal(errorCode(await rejection(store.createReadStream(digest, { start: 1, end: 4 }))), 'ENOENT');
     });
 
     test('a committed blob is stat-ed, read back byte for byte and listed, with its media type', async (store) => {
@@ -150,12 +147,12 @@ export function blobStoreContract(name: string, open: () => Promise<ContractStor
       const writer = await store.createWriter(digest);
       try {
         await writer.write(Buffer.from('something else'));
-        assert.equal(codeOf(await rejection(writer.commit())), 'EINTEGRITY');
+        assert.equal(errorCode(await rejection(writer.commit())), 'EINTEGRITY');
       } finally {
         await writer.abort();
       }
       assert.equal(await store.stat(digest), undefined);
-      assert.equal(codeOf(await rejection(store.createReadStream(digest))), 'ENOENT');
+      assert.equal(errorCode(await rejection(store.createReadStream(digest))), 'ENOENT');
       assert.deepEqual(await listed(store), []);
     });
 
@@ -189,7 +186,7 @@ export function blobStoreContract(name: string, open: () => Promise<ContractStor
       const { digest } = await put(store, randomBytes(600));
       await store.remove(digest);
       assert.equal(await store.stat(digest), undefined);
-      assert.equal(codeOf(await rejection(store.createReadStream(digest))), 'ENOENT');
+      assert.equal(errorCode(await rejection(store.createReadStream(digest))), 'ENOENT');
       assert.deepEqual(await listed(store), [facts(kept.stored)]);
       await store.remove(digest);
       await store.remove(digestOf(Buffer.from('never stored')));
