@@ -13,6 +13,7 @@ import { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-models/v1';
 import { parse as parseToml } from 'smol-toml';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { setupCommand } from '../cli/setup/setup-command.js';
+import { containerdSkipReason, startContainerd } from './support/containerd-process.js';
 import { CriImageClient } from './support/cri-client.js';
 import { getFreePort, pollUntil, startProcess, waitForHttp } from './support/child-process.js';
 import { startRegistry } from './support/registry-process.js';
@@ -23,7 +24,6 @@ import { buildImage, pushImage } from './support/test-image.js';
 const ROOT = join(import.meta.dirname, '..');
 const MANIFEST = join(ROOT, 'deploy', 'kubernetes', 'edgepier.yaml');
 const MAIN = join(ROOT, 'cli', 'main.ts');
-const CONTAINERD = process.env.EDGEPIER_TEST_CONTAINERD ?? '/usr/bin/containerd';
 /** The CLI in the image (`node /app/dist/cli/main.js`), here the source through tsx. */
 const IMAGE_CLI = ['node', '/app/dist/cli/main.js'];
 
@@ -113,7 +113,7 @@ describe('deploy/kubernetes', () => {
     assert.equal(main.securityContext?.allowPrivilegeEscalation, false);
   });
 
-  test('containerd (CRI) pulls through EdgePier with the hosts.toml the init container installs', { skip: criSkipReason() }, async (t) => {
+  test('containerd (CRI) pulls through EdgePier with the hosts.toml the init container installs', { skip: containerdSkipReason() }, async (t) => {
     const registry = await startRegistry();
     t.after(() => registry.stop());
     const layout = await buildImage({ layers: 2, layerSize: 150_000, seed: 'kubernetes-cri' });
@@ -161,10 +161,7 @@ describe('deploy/kubernetes', () => {
     t.after(() => mirror.stop());
     await waitForHttp(`http://127.0.0.1:${port}/readyz`, { process: mirror, deadlineMs: 20_000, accept: (status) => status === 200 });
 
-    const socket = join(work.path, 'containerd.sock');
-    const containerdConfig = join(work.path, 'containerd.toml');
-    await writeFile(containerdConfig, criContainerdConfig(work.path, socket, certsDir));
-    const containerd = startProcess(CONTAINERD, ['--config', containerdConfig], { name: 'containerd-cri' });
+    const { process: containerd, socket } = await startContainerd({ dir: work.path, cri: { certsDir }, name: 'containerd-cri' });
     t.after(() => containerd.stop());
     const cri = new CriImageClient(socket);
     t.after(() => cri.close());
@@ -256,40 +253,3 @@ describe('edgepier setup k3s', () => {
     }
   });
 });
-
-function criSkipReason(): string | false {
-  if (!existsSync(CONTAINERD)) return `${CONTAINERD} is missing: apt-get install -y containerd`;
-  if (process.getuid?.() !== 0) return 'containerd needs root (it runs here as a process with temp root/state dirs)';
-  return false;
-}
-
-/** containerd with its CRI plugin (what kubelet talks to), in temp dirs, reading hosts.toml from `certsDir`. */
-function criContainerdConfig(dir: string, socket: string, certsDir: string): string {
-  return [
-    'version = 2',
-    `root = "${join(dir, 'root')}"`,
-    `state = "${join(dir, 'state')}"`,
-    'disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs"]',
-    '[grpc]',
-    `  address = "${socket}"`,
-    '[ttrpc]',
-    `  address = "${socket}.ttrpc"`,
-    '[debug]',
-    '  address = ""',
-    '[metrics]',
-    '  address = ""',
-    '[plugins."io.containerd.grpc.v1.cri"]',
-    '  stream_server_address = "127.0.0.1"',
-    '  stream_server_port = "0"',
-    '  disable_apparmor = true',
-    '  enable_selinux = false',
-    '  [plugins."io.containerd.grpc.v1.cri".containerd]',
-    '    snapshotter = "native"',
-    '  [plugins."io.containerd.grpc.v1.cri".cni]',
-    `    bin_dir = "${join(dir, 'cni-bin')}"`,
-    `    conf_dir = "${join(dir, 'cni-conf')}"`,
-    '  [plugins."io.containerd.grpc.v1.cri".registry]',
-    `    config_path = "${certsDir}"`,
-    '',
-  ].join('\n');
-}

@@ -3,26 +3,18 @@
 // the real EdgePier CLI, from a real docker-registry; the mirror's request log shows it served
 // the manifest and every blob.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'smol-toml';
 import { getFreePort, pollUntil, startProcess, waitForHttp } from './support/child-process.js';
+import { containerdSkipReason, CONTAINERD, CTR, startContainerd } from './support/containerd-process.js';
 import { startRegistry } from './support/registry-process.js';
 import { runCommand } from './support/run-command.js';
 import { makeTempDir } from './support/temp-dir.js';
 import { buildImage, pushImage } from './support/test-image.js';
 
-const CONTAINERD = process.env.EDGEPIER_TEST_CONTAINERD ?? '/usr/bin/containerd';
-const CTR = process.env.EDGEPIER_TEST_CTR ?? '/usr/bin/ctr';
 const MAIN = join(import.meta.dirname, '..', 'cli', 'main.ts');
-
-function skipReason(): string | false {
-  if (!existsSync(CONTAINERD) || !existsSync(CTR)) return `${CONTAINERD} or ${CTR} is missing: apt-get install -y containerd`;
-  if (process.getuid?.() !== 0) return 'containerd needs root (it runs here as a process with temp root/state dirs)';
-  return false;
-}
 
 interface RequestLine {
   msg?: string;
@@ -41,7 +33,7 @@ function requestLines(stdout: string): RequestLine[] {
     .filter((line) => line.msg === 'request');
 }
 
-test('ctr pulls through the mirror with the hosts.toml that `edgepier setup containerd --write` wrote', { skip: skipReason() }, async (t) => {
+test('ctr pulls through the mirror with the hosts.toml that `edgepier setup containerd --write` wrote', { skip: containerdSkipReason([CONTAINERD, CTR]) }, async (t) => {
   const registry = await startRegistry();
   t.after(() => registry.stop());
   const layout = await buildImage({ layers: 2, layerSize: 200_000, seed: 'containerd' });
@@ -70,28 +62,8 @@ test('ctr pulls through the mirror with the hosts.toml that `edgepier setup cont
     host: { [mirrorUrl]: { capabilities: ['pull', 'resolve'] } },
   });
 
-  // containerd as a plain process: its own root, state and sockets; no CRI, no /opt writes.
-  const socket = join(work.path, 'containerd.sock');
-  const config = join(work.path, 'containerd.toml');
-  await writeFile(
-    config,
-    [
-      'version = 2',
-      `root = "${join(work.path, 'root')}"`,
-      `state = "${join(work.path, 'state')}"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.aufs"]',
-      '[grpc]',
-      `  address = "${socket}"`,
-      '[ttrpc]',
-      `  address = "${socket}.ttrpc"`,
-      '[debug]',
-      '  address = ""',
-      '[metrics]',
-      '  address = ""',
-      '',
-    ].join('\n'),
-  );
-  const containerd = startProcess(CONTAINERD, ['--config', config], { name: 'containerd' });
+  // containerd with no CRI plugin: the test pulls with ctr.
+  const { process: containerd, socket } = await startContainerd({ dir: work.path, name: 'containerd' });
   t.after(() => containerd.stop());
   await pollUntil(
     'containerd answers',
