@@ -6,9 +6,8 @@
 import { pino } from 'pino';
 import { GotRegistryClient } from '../upstream/got-registry-client.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
-import { pushBlob, pushManifest } from './support/oci-push.js';
 import { ReferrersRegistry } from './support/referrers-registry.js';
-import { registryClientContract } from './support/registry-client-contract.js';
+import { registryClientContract, takingPushes } from './support/registry-client-contract.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -39,17 +38,5 @@ registryClientContract('GotRegistryClient over LoopbackRegistry', async () => {
 registryClientContract('GotRegistryClient over ReferrersRegistry', async () => {
   const registry = new ReferrersRegistry();
   await registry.start();
-  return {
-    client: clientOf(registry.url),
-    url: registry.url,
-    putBlob: async (repository, bytes) => {
-      await pushBlob(registry.url, repository, bytes);
-    },
-    putManifest: async (repository, tag, body, mediaType) => {
-      await pushManifest(registry.url, repository, tag, body, mediaType);
-    },
-    referrers: 'api',
-    tagList: true,
-    stop: () => registry.stop(),
-  };
+  return takingPushes(registry, clientOf(registry.url), { referrers: 'api', tagList: true });
 });

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { OciError } from '../../oci/oci-error.js';
 import type { RegistryClient } from '../../upstream/registry-client.js';
-import { pushArtifact } from './oci-push.js';
+import { pushArtifact, pushBlob, pushManifest } from './oci-push.js';
 import { sha256Digest } from './sha256.js';
 
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
@@ -30,6 +30,26 @@ export interface RegistryUnderContract {
   /** False for a registry without `GET /v2/<name>/tags/list`: its tag cases are skipped, with that reason. */
   readonly tagList: boolean;
   stop(): Promise<void>;
+}
+
+/** A registry that takes pushes over HTTP (oci-push.ts), as docker-registry and ReferrersRegistry do. */
+export function takingPushes(
+  registry: { readonly url: string; stop(): Promise<void> },
+  client: RegistryClient,
+  features: Pick<RegistryUnderContract, 'referrers' | 'tagList'>,
+): RegistryUnderContract {
+  return {
+    client,
+    url: registry.url,
+    putBlob: async (repository, bytes) => {
+      await pushBlob(registry.url, repository, bytes);
+    },
+    putManifest: async (repository, tag, body, mediaType) => {
+      await pushManifest(registry.url, repository, tag, body, mediaType);
+    },
+    ...features,
+    stop: () => registry.stop(),
+  };
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
