@@ -161,7 +161,7 @@ export function issueLeafCertificate(options: { issuer: LeafIssuer; host: TlsHos
  */
 function signCertificate(toBeSigned: InstanceType<typeof TBSCertificate>, privateKey: KeyObject): string {
   const der = Buffer.from(AsnConvert.serialize(toBeSigned));
-  const certificate = new Certificate({ tbsCertificate: toBeSigned, tbsCertificateRaw: der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength), signatureAlgorithm: sha256WithRsa(), signatureValue: sign('sha256', der, privateKey).buffer });
+  const certificate = new Certificate({ tbsCertificate: toBeSigned, tbsCertificateRaw: ownBytes(der), signatureAlgorithm: sha256WithRsa(), signatureValue: ownBytes(sign('sha256', der, privateKey)) });
   return new X509Certificate(Buffer.from(AsnConvert.serialize(certificate))).toString();
 }
 
@@ -186,8 +186,12 @@ function subjectPublicKeyInfo(publicKeyPem: string): InstanceType<typeof Subject
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 function keyIdentifierOf(publicKey: InstanceType<typeof SubjectPublicKeyInfo>): ArrayBuffer {
-  const digest = createHash('sha1').update(new Uint8Array(publicKey.subjectPublicKey)).digest();
-  return digest.buffer.slice(digest.byteOffset, digest.byteOffset + digest.byteLength);
+  return ownBytes(createHash('sha1').update(new Uint8Array(publicKey.subjectPublicKey)).digest());
+}
+
+/** The bytes of `buffer` alone: a small Buffer may be a view into a shared pool. */
+function ownBytes(buffer: Buffer): ArrayBuffer {
+  return new Uint8Array(buffer).buffer;
 }
 
 /**
@@ -198,7 +202,7 @@ function keyIdentifierOf(publicKey: InstanceType<typeof SubjectPublicKeyInfo>): 
 function randomSerialNumber(): ArrayBuffer {
   const bytes = randomBytes(16);
   bytes.writeUInt8(bytes.readUInt8(0) & 0x7f || 0x01, 0);
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  return ownBytes(bytes);
 }
 
 /**
