@@ -196,7 +196,8 @@ describe('memory per stalled connection is one small chunk, not a read-ahead buf
     const client = new GotRegistryClient({ registry: 'upstream.test', url: 'http://127.0.0.1:9', timeoutMs: 1_000, logger });
     const app = createApp({ mirror, router: new RegistryRouter([client], 'upstream.test'), logger, nodeId: 'test-node' });
     // A bare node server around the same app, so the test can see the server side of each socket.
-    server = createServer(app.callback());
+    const handle = app.callback();
+    server = createServer((request, response) => void handle(request, response));
     server.on('connection', (socket: Socket) => sockets.push(socket));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     port = (server.address() as AddressInfo).port;
