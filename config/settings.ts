@@ -189,7 +189,7 @@ export const SETTINGS: SettingsSchema = {
     'EDGEPIER_SEND_TIMEOUT',
     'sendTimeout',
     '30s',
-    'A client (or peer) that takes no bytes of a response for this long is cut: a runtime that stopped reading holds no memory or socket.',
+    'A client (or peer) that takes less than 64 KiB of a waiting response in this long is cut: one that stopped reading holds no memory or socket.',
   ),
   idleTimeout: timeout(
     '--idle-timeout',

@@ -7,14 +7,21 @@ interface WriteQueue {
 }
 
 interface Progress {
-  /** Changes whenever the kernel takes bytes or new bytes are queued. */
-  mark: string;
+  /** Bytes the kernel had taken when this window began. */
+  sent: number;
   since: number;
 }
 
 /**
- * Cuts connections whose client stopped reading: a socket with bytes queued for it that made
- * no progress (the kernel took nothing, nothing new was queued) for `timeoutMs`. An idle
+ * Less than this taken in a whole timeout is no progress: a client that stopped reading still
+ * lets the kernel take a trickle now and then (when memory pressure eases elsewhere), and a
+ * trickle must not keep a stalled connection alive for ever. It is 2 KiB/s at the default 30 s.
+ */
+const MIN_PROGRESS_BYTES = 64 * 1024;
+
+/**
+ * Cuts connections whose client stopped reading: a socket with bytes queued for it the whole
+ * time through which the kernel took less than MIN_PROGRESS_BYTES for `timeoutMs`. An idle
  * socket (nothing queued, e.g. a client waiting for a slow upstream) is never cut here: that
  * is the idle timeout's job. One sweep per listener, not one timer per socket.
  */
@@ -52,11 +59,13 @@ export class SendWatchdog {
         this.progress.delete(socket);
         continue;
       }
-      const queued = (socket as Socket & { _handle?: WriteQueue | null })._handle?.writeQueueSize;
-      const mark = `${socket.bytesWritten}/${queued ?? socket.writableLength}`;
+      // libuv's queue shrinks as the kernel takes bytes; where there is none (TLS), the
+      // writable's own length does, a chunk at a time.
+      const queued = (socket as Socket & { _handle?: WriteQueue | null })._handle?.writeQueueSize ?? socket.writableLength;
+      const sent = socket.bytesWritten - queued;
       const last = this.progress.get(socket);
-      if (last === undefined || last.mark !== mark) {
-        this.progress.set(socket, { mark, since: now });
+      if (last === undefined || sent - last.sent >= MIN_PROGRESS_BYTES) {
+        this.progress.set(socket, { sent, since: now });
       } else if (now - last.since >= this.timeoutMs) {
         this.progress.delete(socket);
         socket.destroy();
