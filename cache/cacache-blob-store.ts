@@ -12,10 +12,12 @@ import type { ByteRange } from '../oci/byte-range.js';
 import { parseDigest, toIntegrity, type Digest } from '../oci/digest.js';
 import { CodedError, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
 import { DigestVerifier } from './digest-verifier.js';
+import { FileRangeReader } from './file-range-reader.js';
 
 /**
- * Size of each file read when serving. Node's default (64 KiB) costs a thread-pool round trip
- * per 64 KiB and held cache hits far below nginx's throughput (BENCHMARKS.md, Serving).
+ * Size of each file read when serving a client that keeps up. Node's default (64 KiB) costs a
+ * thread-pool round trip per 64 KiB and held cache hits far below nginx's throughput
+ * (BENCHMARKS.md, Serving).
  */
 const READ_CHUNK_BYTES = 1024 * 1024;
 
@@ -73,11 +75,10 @@ export class CacacheBlobStore implements BlobStore {
     const start = range?.start ?? 0;
     const end = range?.end ?? size - 1;
     // Raw file reads, not cacache.get.stream: content was verified once on the way in, and
-    // re-hashing every serve would cap throughput well below what the disk can do. Reads are
-    // as large as READ_CHUNK_BYTES (one thread-pool round trip each) and never larger than
-    // what is left, so a small blob costs one small buffer.
-    const highWaterMark = Math.max(1, Math.min(READ_CHUNK_BYTES, end - start + 1));
-    return handle.createReadStream(end >= start ? { start, end, highWaterMark } : { start, highWaterMark });
+    // re-hashing every serve would cap throughput well below what the disk can do (cacache's
+    // stream also reads ahead a full buffer whatever the client takes). Reads grow to
+    // READ_CHUNK_BYTES once the client has shown it keeps up (see FileRangeReader).
+    return new FileRangeReader(handle, start, end, READ_CHUNK_BYTES);
   }
 
   async createWriter(digest: Digest, options: { mediaType?: string } = {}): Promise<BlobWriter> {

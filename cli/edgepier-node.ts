@@ -32,9 +32,10 @@ import { PeerServer } from '../server/peer-server.js';
 import { peerHttpsAgent, peerTlsServerOptions } from '../site/peer-tls.js';
 import { loadSiteKey, type SiteKey } from '../site/site-key.js';
 import { HttpServer } from '../server/http-server.js';
+import type { ListenerLimits } from '../server/server-lifecycle.js';
 import { flagCheck, writableDirectoryCheck } from '../server/health.js';
 import { CacheUsageSampler } from '../server/metrics-cache-usage.js';
-import { PrometheusMetrics } from '../server/metrics-prometheus.js';
+import { PrometheusMetrics, type ListenerName } from '../server/metrics-prometheus.js';
 import { StatusBoard } from '../server/status-board.js';
 import { GotRegistryClient } from '../upstream/got-registry-client.js';
 import { loadUpstreamTrust } from '../upstream/upstream-trust.js';
@@ -187,10 +188,17 @@ export class EdgePierNode {
     ];
     const allow = new ClientAllowList(config.clientAllow);
     const app = createApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, metrics: this.metrics, status, readiness, allow });
-    this.server = new HttpServer(app, logger.child({ component: 'server' }));
+    const limits = (listener: ListenerName): ListenerLimits => ({
+      sendTimeoutMs: config.sendTimeout,
+      idleTimeoutMs: config.idleTimeout,
+      maxConnections: config.maxConnections,
+      onSendTimeout: () => this.metrics.sendTimedOut(listener),
+      onRefused: () => this.metrics.connectionRefused(listener),
+    });
+    this.server = new HttpServer(app, logger.child({ component: 'server' }), limits('client'));
     this.address = await this.server.listen(config.listen.host, config.listen.port);
     const peerApp = createPeerApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, siteKey, metrics: this.metrics });
-    this.peerServer = new PeerServer(peerApp, logger.child({ component: 'peer-server' }), siteKey ? peerTlsServerOptions(siteKey) : undefined);
+    this.peerServer = new PeerServer(peerApp, logger.child({ component: 'peer-server' }), siteKey ? peerTlsServerOptions(siteKey) : undefined, limits('peer'));
     this.peerAddress = await this.peerServer.listen(config.peerListen.host, config.peerListen.port);
     this.listening = true;
     if (config.proxyListen) {

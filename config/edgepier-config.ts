@@ -40,6 +40,11 @@ export interface EdgePierConfig {
   readonly upstreamTimeout: number;
   /** Milliseconds a tag lookup waits for upstream before serving the last known mapping. */
   readonly tagTimeout: number;
+  /** Milliseconds without progress writing to a client before it is cut. */
+  readonly sendTimeout: number;
+  /** Milliseconds a keep-alive connection may sit without a request. */
+  readonly idleTimeout: number;
+  readonly maxConnections: number;
   readonly mdns: boolean;
   /** IPv4 address whose interface mDNS uses and advertises; '' means every interface. */
   readonly mdnsInterface: string;

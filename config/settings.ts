@@ -7,6 +7,7 @@ import { defaultCacheDirectory, parseDirectory } from './parse-directory.js';
 import { formatDuration, parseDuration } from './parse-duration.js';
 import { formatHostPort, parseHostPort, type HostPort } from './parse-host-port.js';
 import { formatCidr, parseCidr, type Cidr } from './parse-cidr.js';
+import { parseCount } from './parse-count.js';
 import { parseNodeId } from './parse-node-id.js';
 import { formatPercent, parsePercent } from './parse-percent.js';
 import { formatCacheMaxSize, parseCacheMaxSize } from './parse-size.js';
@@ -183,6 +184,33 @@ export const SETTINGS: SettingsSchema = {
     '3s',
     'How long a tag lookup waits for upstream before serving the last known tag → digest mapping.',
   ),
+  sendTimeout: timeout(
+    '--send-timeout',
+    'EDGEPIER_SEND_TIMEOUT',
+    'sendTimeout',
+    '30s',
+    'A client (or peer) that takes less than 64 KiB of a waiting response in this long is cut: one that stopped reading holds no memory or socket.',
+  ),
+  idleTimeout: timeout(
+    '--idle-timeout',
+    'EDGEPIER_IDLE_TIMEOUT',
+    'idleTimeout',
+    '65s',
+    'A keep-alive connection with no request for this long is closed.',
+  ),
+  maxConnections: valueSetting({
+    flag: '--max-connections',
+    env: 'EDGEPIER_MAX_CONNECTIONS',
+    yamlKey: 'maxConnections',
+    valueName: 'COUNT',
+    description:
+      'Open client API connections served at once. Past it a request gets 503 UNAVAILABLE with Retry-After (health and ' +
+      'metrics are still answered); past twice it new connections are dropped.',
+    default: '1024',
+    defaultText: '1024',
+    parse: (text) => parseCount(text, 1_000_000),
+    display: String,
+  }),
   mdns: switchSetting({
     flag: '--no-mdns',
     env: 'EDGEPIER_NO_MDNS',

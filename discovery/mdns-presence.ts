@@ -32,6 +32,11 @@ export interface MdnsPresenceOptions {
 
 interface Instance {
   readonly fqdn: string;
+  /** Source address of the packet that first named it: whom its table slot is charged to. */
+  readonly origin: string;
+  readonly firstSeen: number;
+  /** Its SRV came again at least CONFIRM_AFTER_MS after it was first seen: it answers. */
+  confirmed: boolean;
   id?: string;
   version?: string;
   port?: number;
@@ -52,9 +57,18 @@ interface HostAddresses {
 
 // Bound the table so a flood of fake instances cannot grow memory without limit.
 const MAX_INSTANCES = 4096;
+/**
+ * Slots one source address may hold. A host runs one node (a few at most); a flooding host
+ * then churns through its own slots only, and an honest newcomer elsewhere finds room.
+ */
+const MAX_PER_SOURCE = 16;
+/** An SRV seen again this long after the first one came from something that answers queries. */
+const CONFIRM_AFTER_MS = 1_000;
 
 export class MdnsPresence {
+  /** In insertion order, so the first evictable entry found is the oldest one. */
   private readonly instances = new Map<string, Instance>();
+  private readonly bySource = new Map<string, Set<string>>();
   private readonly hosts = new Map<string, HostAddresses>();
   private readonly live = new Map<string, { peer: Peer; fqdn: string }>();
   private readonly warnedVersions = new Set<string>();
@@ -89,6 +103,12 @@ export class MdnsPresence {
       addresses.push(address);
       fresh.set(record.name, addresses);
       const ttlMs = record.ttl * 1000;
+      if (!this.hosts.has(record.name) && this.hosts.size >= MAX_INSTANCES) {
+        // Full of names: drop the oldest. A peer whose host record goes still has the
+        // packet's source address (pickAddress), so this costs an honest peer nothing.
+        const oldest = this.hosts.keys().next().value;
+        if (oldest !== undefined) this.hosts.delete(oldest);
+      }
       this.hosts.set(record.name, { addresses, expiresAt: now + ttlMs });
     }
     for (const record of records) {
@@ -98,7 +118,7 @@ export class MdnsPresence {
         if (record.ttl === 0) {
           this.remove(fqdn);
         } else if (!this.instances.has(fqdn)) {
-          const instance = this.instance(fqdn, now, record.ttl);
+          const instance = this.instance(fqdn, now, record.ttl, source.address);
           if (instance !== undefined && !records.some((r) => r.type === 'SRV' && r.name === fqdn)) {
             this.options.requery(fqdn);
           }
@@ -109,11 +129,12 @@ export class MdnsPresence {
           this.remove(record.name);
           continue;
         }
-        const instance = this.instance(record.name, now, record.ttl);
+        const instance = this.instance(record.name, now, record.ttl, source.address);
         if (instance === undefined) continue;
         if (record.type === 'SRV') {
           const srv = srvData(record);
           if (srv === undefined) continue;
+          if (!instance.confirmed && instance.port !== undefined && now - instance.firstSeen >= CONFIRM_AFTER_MS) instance.confirmed = true;
           instance.port = srv.port;
           instance.target = srv.target;
           instance.source = source.address;
@@ -152,17 +173,39 @@ export class MdnsPresence {
   /** Forgets everything without emitting (the node itself is shutting down). */
   clear(): void {
     this.instances.clear();
+    this.bySource.clear();
     this.hosts.clear();
     this.live.clear();
   }
 
-  private instance(fqdn: string, now: number, ttl: number): Instance | undefined {
+  private instance(fqdn: string, now: number, ttl: number, origin: string): Instance | undefined {
     const known = this.instances.get(fqdn);
     if (known !== undefined) return known;
-    if (this.instances.size >= MAX_INSTANCES) return undefined;
-    const created: Instance = { fqdn, expiresAt: now + ttl * 1000, ttlMs: ttl * 1000, refreshesSent: 0 };
+    const mine = this.bySource.get(origin);
+    if (mine !== undefined && mine.size >= MAX_PER_SOURCE && !this.evictOne(mine)) return undefined;
+    if (this.instances.size >= MAX_INSTANCES && !this.evictOne(this.instances.keys())) return undefined;
+    const created: Instance = { fqdn, origin, firstSeen: now, confirmed: false, expiresAt: now + ttl * 1000, ttlMs: ttl * 1000, refreshesSent: 0 };
     this.instances.set(fqdn, created);
+    const slots = mine ?? new Set<string>();
+    slots.add(fqdn);
+    this.bySource.set(origin, slots);
     return created;
+  }
+
+  /**
+   * Makes room for a newcomer, which is neither sealed nor confirmed yet: only an entry that
+   * is neither either may go, the oldest first. Sealed members and peers that answered are
+   * never pushed out by announcements nobody can vouch for; when nothing may go, the
+   * newcomer is refused.
+   */
+  private evictOne(candidates: Iterable<string>): boolean {
+    for (const fqdn of candidates) {
+      const instance = this.instances.get(fqdn);
+      if (instance === undefined || instance.confirmed || instance.sealedAddresses !== undefined) continue;
+      this.remove(fqdn);
+      return true;
+    }
+    return false;
   }
 
   private evaluate(instance: Instance): void {
@@ -170,7 +213,7 @@ export class MdnsPresence {
     if (id === undefined || port === undefined || id === this.options.selfId) return;
     if (version !== this.options.protocolVersion) {
       const key = `${id}/${version ?? ''}`;
-      if (!this.warnedVersions.has(key)) {
+      if (!this.warnedVersions.has(key) && this.warnedVersions.size < MAX_INSTANCES) {
         this.warnedVersions.add(key);
         this.options.onIncompatible?.(id, version ?? '');
       }
@@ -238,6 +281,9 @@ export class MdnsPresence {
     const instance = this.instances.get(fqdn);
     if (instance === undefined) return;
     this.instances.delete(fqdn);
+    const slots = this.bySource.get(instance.origin);
+    slots?.delete(fqdn);
+    if (slots?.size === 0) this.bySource.delete(instance.origin);
     if (instance.id === undefined) return;
     const entry = this.live.get(instance.id);
     if (entry !== undefined && entry.fqdn === fqdn) {

@@ -1,7 +1,11 @@
 import { Readable } from 'node:stream';
+import { pacedReadSize } from '../cache/paced-read-size.js';
 import type { BlobDownload } from './blob-download.js';
 
-/** Large enough for throughput, small enough that memory stays flat with many readers. */
+/**
+ * The read size for a client that keeps up: large enough for throughput, small enough that
+ * memory stays flat with many readers. A client that has not shown its pace gets less.
+ */
 const CHUNK_BYTES = 256 * 1024;
 /**
  * A download from a slow link grows a few kB at a time. Pushing each trickle on its own costs
@@ -12,9 +16,14 @@ const COALESCE_BYTES = 64 * 1024;
 /** ...but never longer than this (a trickle still flows, at most this late). */
 const COALESCE_MS = 10;
 
-/** Reads a growing download from `start` to `end` (inclusive), waiting for bytes as they land. */
+/**
+ * Reads a growing download from `start` to `end` (inclusive), waiting for bytes as they land.
+ * Reads only when the consumer asks (highWaterMark 0): a client that stops reading holds the
+ * chunk it is stuck on, not a read-ahead buffer on top of it.
+ */
 export class DownloadReader extends Readable {
   private position: number;
+  private delivered = 0;
   private reading = false;
   /** When this reader, caught up, started waiting for a batch to gather. */
   private waitingSince: number | undefined;
@@ -24,7 +33,7 @@ export class DownloadReader extends Readable {
     start: number,
     private readonly end: number | undefined,
   ) {
-    super({ highWaterMark: CHUNK_BYTES });
+    super({ highWaterMark: 0 });
     this.position = start;
   }
 
@@ -61,9 +70,10 @@ export class DownloadReader extends Readable {
       }
       this.waitingSince = undefined;
       if (this.position < limit) {
-        const chunk = await this.download.readChunk(this.position, Math.min(CHUNK_BYTES, limit - this.position));
+        const chunk = await this.download.readChunk(this.position, Math.min(pacedReadSize(this.delivered, CHUNK_BYTES), limit - this.position));
         if (chunk.length === 0) throw new Error('spool read returned no bytes');
         this.position += chunk.length;
+        this.delivered += chunk.length;
         if (!this.push(chunk)) return;
         continue;
       }

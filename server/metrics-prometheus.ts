@@ -20,6 +20,9 @@ export interface PrometheusMetricsOptions {
 /** What became of a CONNECT to the transparent-mode proxy. */
 export type ProxyConnectOutcome = 'intercepted' | 'tunnelled' | 'refused';
 
+/** Which listener a connection limit acted on. */
+export type ListenerName = 'client' | 'peer';
+
 /** Upstream answers that count as errors: the registry failed, not the request. */
 function isUpstreamError(event: UpstreamResponseEvent): boolean {
   return event.errorCode !== undefined || (event.status !== undefined && (event.status >= 500 || event.status === 429));
@@ -46,6 +49,8 @@ export class PrometheusMetrics implements Metrics {
   private readonly upstreamLatency: Histogram<'registry'>;
   private readonly upstreamBytesTotal: Counter<'registry'>;
   private readonly proxyConnects: Counter<'outcome'>;
+  private readonly sendTimeouts: Counter<'listener'>;
+  private readonly connectionsRefused: Counter<'listener'>;
   private readonly totals = {
     requests: zeroBySource(),
     bytes: zeroBySource(),
@@ -171,6 +176,22 @@ export class PrometheusMetrics implements Metrics {
       registers,
     });
     for (const outcome of ['intercepted', 'tunnelled', 'refused'] as const) this.proxyConnects.inc({ outcome }, 0);
+    this.sendTimeouts = new Counter({
+      name: 'edgepier_send_timeouts_total',
+      help: 'Connections cut because their client took no bytes for --send-timeout while a response was waiting to be sent.',
+      labelNames: ['listener'],
+      registers,
+    });
+    this.connectionsRefused = new Counter({
+      name: 'edgepier_connections_refused_total',
+      help: 'Requests answered 503 (or connections dropped, past twice the cap) because --max-connections were open.',
+      labelNames: ['listener'],
+      registers,
+    });
+    for (const listener of ['client', 'peer'] as const) {
+      this.sendTimeouts.inc({ listener }, 0);
+      this.connectionsRefused.inc({ listener }, 0);
+    }
     new Gauge({
       name: 'edgepier_build_info',
       help: 'Always 1; the labels say which EdgePier and Node.js versions run.',
@@ -232,6 +253,14 @@ export class PrometheusMetrics implements Metrics {
 
   proxyConnect(outcome: ProxyConnectOutcome): void {
     this.proxyConnects.inc({ outcome });
+  }
+
+  sendTimedOut(listener: ListenerName): void {
+    this.sendTimeouts.inc({ listener });
+  }
+
+  connectionRefused(listener: ListenerName): void {
+    this.connectionsRefused.inc({ listener });
   }
 
   snapshot(): MetricsSnapshot {

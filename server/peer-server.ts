@@ -4,7 +4,8 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import type { TlsOptions } from 'node:tls';
-import { MAX_HEADER_BYTES, prepareServer } from './server-lifecycle.js';
+import { SendWatchdog } from './send-watchdog.js';
+import { DEFAULT_LISTENER_LIMITS, MAX_HEADER_BYTES, prepareServer, type ListenerLimits } from './server-lifecycle.js';
 
 /** A TLS record of type handshake starts with this byte; no HTTP method does. */
 const TLS_HANDSHAKE = 0x16;
@@ -22,12 +23,27 @@ export class PeerServer {
   private readonly plain: HttpServerType;
   private readonly secure: HttpServerType | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly watchdog: SendWatchdog;
 
-  constructor(app: Koa<never> | Koa<object>, private readonly logger: Logger, tls: TlsOptions | undefined) {
+  /**
+   * `limits`: the send and idle timeouts apply here too (a member that stops reading must not
+   * pin memory); the connection cap does not, members are few and known.
+   */
+  constructor(
+    app: Koa<never> | Koa<object>,
+    private readonly logger: Logger,
+    tls: TlsOptions | undefined,
+    limits: ListenerLimits = DEFAULT_LISTENER_LIMITS,
+  ) {
     const handle = app.callback();
     const serve = (request: Parameters<typeof handle>[0], response: Parameters<typeof handle>[1]): void => void handle(request, response);
-    this.plain = configure(createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, serve));
-    this.secure = tls ? configure(createHttpsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES }, serve)) : undefined;
+    this.plain = configure(createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, serve), limits);
+    this.secure = tls ? configure(createHttpsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES }, serve), limits) : undefined;
+    this.watchdog = new SendWatchdog(limits.sendTimeoutMs, () => {
+      limits.onSendTimeout?.();
+      this.logger.info({ sendTimeoutMs: limits.sendTimeoutMs }, 'cut a peer that stopped reading');
+    });
+    for (const server of this.inner()) this.watchdog.attach(server);
     // Sockets are tracked in route(); prepareServer adds the OCI answers to malformed requests.
     for (const server of this.inner()) prepareServer(server, 'PATH_INVALID');
     this.secure?.on('tlsClientError', (error: Error) => this.logger.debug({ err: error.message }, 'peer TLS handshake failed (not a member?)'));
@@ -52,6 +68,7 @@ export class PeerServer {
 
   /** Stops accepting, lets in-flight responses finish for `graceMs`, then cuts what is left. */
   async close(graceMs = 5_000): Promise<void> {
+    this.watchdog.close();
     if (!this.front.listening) return;
     const closed = new Promise<void>((resolve) => this.front.close(() => resolve()));
     // Closes their idle keep-alive connections and stops the timeout checks; that they were
@@ -93,8 +110,8 @@ export class PeerServer {
   }
 }
 
-function configure(server: HttpServerType): HttpServerType {
-  server.keepAliveTimeout = 65_000;
+function configure(server: HttpServerType, limits: ListenerLimits): HttpServerType {
+  server.keepAliveTimeout = limits.idleTimeoutMs;
   server.headersTimeout = 30_000;
   server.requestTimeout = 60_000;
   return server;

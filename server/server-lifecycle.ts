@@ -6,6 +6,22 @@ import { rawOciErrorResponse } from './oci-error-response.js';
 /** Node's default; a registry or proxy client never needs more, an attacker might try. */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
+/** What bounds one listener's connections (config: --send-timeout, --idle-timeout, --max-connections). */
+export interface ListenerLimits {
+  /** A connection whose client takes no bytes of a pending response for this long is cut. */
+  readonly sendTimeoutMs: number;
+  /** A keep-alive connection with no request for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** Connections past this many get a 503 with Retry-After. */
+  readonly maxConnections: number;
+  /** Told about each connection the send timeout cut. */
+  readonly onSendTimeout?: () => void;
+  /** Told about each request (or connection) refused past the cap. */
+  readonly onRefused?: () => void;
+}
+
+export const DEFAULT_LISTENER_LIMITS: ListenerLimits = { sendTimeoutMs: 30_000, idleTimeoutMs: 65_000, maxConnections: 1024 };
+
 /**
  * What every EdgePier listener (mirror port, proxy port) shares: open sockets are tracked for
  * a bounded shutdown, and errors before a request is parsed (header overflow, malformed HTTP)

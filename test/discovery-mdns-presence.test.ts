@@ -64,6 +64,35 @@ void describe('MdnsPresence', () => {
     assert.deepEqual(downs, [{ id: 'b', url: 'http://198.18.0.3:5000' }]);
   });
 
+  void it('bounds what one flooding host holds, so an honest newcomer is up at once', () => {
+    const { presence, ups } = table();
+    const attacker = { address: '198.18.0.66', port: 5353 };
+    for (let i = 0; i < 5_000; i++) presence.ingest(responseRecords(announcement(`fake-${i}`, 4_000)), attacker, i);
+    presence.ingest(responseRecords(announcement('honest', 120)), source, 5_000);
+    assert.ok(presence.peerById('honest'), 'the honest node is in the table');
+    const fakes = presence.peers().filter((peer) => peer.id.startsWith('fake-'));
+    assert.equal(fakes.length, 16, 'the flooding host churns through its own 16 slots');
+    // The slots it keeps are its newest: each newcomer of its own pushed out its oldest.
+    assert.ok(presence.peerById('fake-4999') && !presence.peerById('fake-0'));
+    assert.equal(ups.length, 5_001);
+  });
+
+  void it('under a flood from many addresses, keeps peers that answered and still admits a newcomer', () => {
+    const { presence, downs } = table();
+    // Seen twice, a second apart (it answered a query or re-announced): confirmed.
+    presence.ingest(responseRecords(announcement('old', 120)), source, 0);
+    presence.ingest(responseRecords(announcement('old', 120)), source, 1_500);
+    // 5,000 instances from as many (spoofed) addresses fill the whole table and more.
+    for (let i = 0; i < 5_000; i++) {
+      presence.ingest(responseRecords(announcement(`fake-${i}`, 4_000)), { address: `198.19.${i >> 8}.${i & 255}`, port: 5353 }, 2_000);
+    }
+    presence.ingest(responseRecords(announcement('new', 120)), { address: '198.18.0.4', port: 5353 }, 2_100);
+    assert.ok(presence.peerById('old'), 'a confirmed peer is never pushed out by unconfirmed ones');
+    assert.ok(presence.peerById('new'), 'a newcomer takes the slot of the oldest unconfirmed entry');
+    assert.equal(presence.peers().length, 4096, 'the table stays at its bound');
+    assert.ok(!downs.some((peer) => peer.id === 'old' || peer.id === 'new'));
+  });
+
   void it('survives malformed records', () => {
     const { presence, ups } = table();
     const fqdn = `x.${TYPE}`;

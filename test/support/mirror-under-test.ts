@@ -7,7 +7,9 @@ import type { PeerSourceProvider } from '../../mirror/peer-source-provider.js';
 import { PullThroughMirror } from '../../mirror/pull-through-mirror.js';
 import { RegistryRouter } from '../../mirror/registry-router.js';
 import { createApp } from '../../server/create-app.js';
+import type { ReadinessCheck } from '../../server/health.js';
 import { HttpServer } from '../../server/http-server.js';
+import type { ListenerLimits } from '../../server/server-lifecycle.js';
 import { GotRegistryClient } from '../../upstream/got-registry-client.js';
 import type { RegistryCredentials } from '../../upstream/registry-client.js';
 import { makeTempDir } from './temp-dir.js';
@@ -23,6 +25,10 @@ export interface MirrorUnderTestOptions {
   readonly logger?: Logger;
   /** Builds the store over the cache dir (default: a plain CacacheBlobStore). */
   readonly createStore?: (cacheDir: string, logger: Logger) => Promise<ClosableStore>;
+  /** The listener's timeouts and connection cap (default: the server's defaults). */
+  readonly limits?: ListenerLimits;
+  /** Serves `/healthz` and `/readyz` when given. */
+  readonly readiness?: readonly ReadinessCheck[];
 }
 
 /** A store the fixture closes after the mirror, when it has something to close. */
@@ -35,6 +41,8 @@ export interface MirrorUnderTest {
   readonly cacheDir: string;
   readonly store: BlobStore;
   readonly mirror: PullThroughMirror;
+  /** Connections the listener has open now. */
+  openConnections(): number;
   close(options?: { keepCache?: boolean }): Promise<void>;
 }
 
@@ -64,7 +72,8 @@ export async function startMirror(options: MirrorUnderTestOptions): Promise<Mirr
     tagTimeoutMs: options.tagTimeoutMs ?? 2_000,
     ...(options.peers ? { peers: options.peers } : {}),
   });
-  const server = new HttpServer(createApp({ mirror, router, logger, nodeId: options.nodeId ?? 'test-node' }), logger);
+  const app = createApp({ mirror, router, logger, nodeId: options.nodeId ?? 'test-node', ...(options.readiness ? { readiness: options.readiness } : {}) });
+  const server = new HttpServer(app, logger, options.limits);
   const address = await server.listen('127.0.0.1', 0);
   return {
     url: `http://127.0.0.1:${address.port}`,
@@ -72,6 +81,7 @@ export async function startMirror(options: MirrorUnderTestOptions): Promise<Mirr
     cacheDir,
     store,
     mirror,
+    openConnections: () => server.openConnections,
     async close(closeOptions = {}) {
       await server.close(1_000);
       mirror.abortAll('test over');

@@ -170,9 +170,13 @@ export interface MdnsTestSite {
 
 export const HTTP_PORT = 5000;
 
-/** Creates namespaces and one (unstarted) MdnsDiscovery runner per node, plus a sniffer. */
-export async function launchMdnsSite(options: { nodes: number; ttlSeconds?: number; sniffer?: boolean }): Promise<MdnsTestSite> {
-  const site = await createSite({ nodes: options.nodes + (options.sniffer === true ? 1 : 0) });
+/**
+ * Creates namespaces and one (unstarted) MdnsDiscovery runner per node, plus a sniffer.
+ * `spare`: that many more namespaces on the same bridge, last in `site.namespaces`, for
+ * whatever else the test runs there (an attacker).
+ */
+export async function launchMdnsSite(options: { nodes: number; ttlSeconds?: number; sniffer?: boolean; spare?: number }): Promise<MdnsTestSite> {
+  const site = await createSite({ nodes: options.nodes + (options.sniffer === true ? 1 : 0) + (options.spare ?? 0) });
   const processes: NodeProcess[] = [];
   const spawnRunner = (namespace: string, config: unknown): NodeProcess => {
     const child = site.spawnIn(namespace, process.execPath, ['--import', 'tsx', RUNNER, JSON.stringify(config)], {

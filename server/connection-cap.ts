@@ -1,0 +1,69 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { OciError } from '../oci/oci-error.js';
+import { writeOciErrorResponse } from './oci-error-response.js';
+
+/** How long a client past the cap is told to wait before it tries again. */
+export const RETRY_AFTER_SECONDS = 1;
+/** A connection past the cap that sends no request is dropped after this long. */
+const OVER_CAP_IDLE_MS = 5_000;
+
+export interface ConnectionCapOptions {
+  readonly maxConnections: number;
+  /** Paths answered even past the cap (health checks, metrics): an operator must still see in. */
+  readonly exempt?: (path: string) => boolean;
+  readonly onRefused?: () => void;
+}
+
+/**
+ * At most `maxConnections` open connections get served. One past it is still accepted and its
+ * request answered `503 UNAVAILABLE` with `Retry-After` and `Connection: close` (a runtime
+ * then backs off and retries; a dropped socket looks like a broken mirror). Past twice the cap
+ * connections are dropped at once, so file descriptors stay bounded whatever a flood does.
+ */
+export class ConnectionCap {
+  private open = 0;
+  private readonly overCap = new WeakSet<Socket>();
+
+  constructor(private readonly options: ConnectionCapOptions) {}
+
+  get openConnections(): number {
+    return this.open;
+  }
+
+  attach(server: Server): void {
+    server.on('connection', (socket: Socket) => {
+      this.open += 1;
+      socket.once('close', () => {
+        this.open -= 1;
+      });
+      if (this.open > this.options.maxConnections * 2) {
+        socket.destroy();
+        this.options.onRefused?.();
+        return;
+      }
+      if (this.open > this.options.maxConnections) {
+        this.overCap.add(socket);
+        socket.setTimeout(OVER_CAP_IDLE_MS, () => socket.destroy());
+      }
+    });
+  }
+
+  /** Answers the request with a 503 when its connection is past the cap; true when it did. */
+  refuse(request: IncomingMessage, response: ServerResponse): boolean {
+    if (!this.overCap.has(request.socket)) return false;
+    // Even an exempt answer closes the connection: past the cap nothing stays open.
+    response.shouldKeepAlive = false;
+    const path = (request.url ?? '').split('?')[0] ?? '';
+    if (this.options.exempt?.(path)) return false;
+    this.options.onRefused?.();
+    writeOciErrorResponse(
+      response,
+      new OciError('UNAVAILABLE', `too many connections: this node serves at most ${this.options.maxConnections} at once; retry shortly`, {
+        detail: { maxConnections: this.options.maxConnections },
+        headers: { 'Retry-After': String(RETRY_AFTER_SECONDS), Connection: 'close' },
+      }),
+    );
+    return true;
+  }
+}
