@@ -28,6 +28,8 @@ export type Fault = (typeof FAULTS)[number];
 
 /** Pulls of the node the fault took down are retried this often (each after the node is back). */
 const RETRIES_ON_FAULTED_NODE = 3;
+/** How long a SIGTERMed node may take to shut down by itself before it is killed. */
+const SIGTERM_DEADLINE_MS = 20_000;
 
 export interface FaultRolloutOptions {
   readonly wan: WanSite;
@@ -82,6 +84,10 @@ export interface FaultRolloutResult {
    * back (restarting on its cache must keep them); empty when the fault restarts nobody.
    */
   readonly refetchedAfterRestart: readonly string[];
+  /** How the victim's first process ended: `SIGKILL`, `code 0`, ... */
+  readonly victimExit: string | undefined;
+  /** Seconds from the victim's exit until it was back and saw every peer again. */
+  readonly downFor: number | undefined;
   /** Blobs the victim had committed before it went down. */
   readonly cachedBeforeRestart: number;
   /** Warn-or-worse log lines, per node id (every incarnation). */
@@ -156,6 +162,8 @@ export async function runFaultRollout(options: FaultRolloutOptions): Promise<Fau
       }
     };
 
+    let victimExit: string | undefined;
+    let downFor: number | undefined;
     let struckAt: number | undefined;
     let struckAfterBytes: number | undefined;
     const strike = async (): Promise<void> => {
@@ -177,11 +185,14 @@ export async function runFaultRollout(options: FaultRolloutOptions): Promise<Fau
           back = new Promise((resolve) => (open = resolve));
           tookDown = n;
           if (options.fault === 'kill-serving-node') node.process.killNow();
-          else void node.stop();
+          else sigterm(node);
           const exit = await node.process.exited;
-          log(`${node.nodeId} exited (${String(exit.signal ?? exit.code)}); starting it again on the same cache`);
+          victimExit = exit.signal ?? `code ${String(exit.code)}`;
+          downFor = performance.now();
+          log(`${node.nodeId} exited (${victimExit}); starting it again on the same cache`);
           const again = await start(n);
           await again.waitForPeers(nodeIds.filter((_, other) => other !== n), 30_000);
+          downFor = (performance.now() - downFor) / 1000;
           open();
           return;
         }
@@ -215,6 +226,8 @@ export async function runFaultRollout(options: FaultRolloutOptions): Promise<Fau
     return {
       fault: options.fault,
       refetchedAfterRestart,
+      victimExit,
+      downFor,
       cachedBeforeRestart: before.size,
       times,
       makespan: Math.max(...times),
@@ -239,6 +252,17 @@ export async function runFaultRollout(options: FaultRolloutOptions): Promise<Fau
     await Promise.all([...cacheDirs, ...pullDirs].filter((dir) => dir !== disk?.path).map((dir) => rm(dir, { recursive: true, force: true })));
     await disk?.remove();
   }
+}
+
+/**
+ * SIGTERM by pid, SIGKILL only if the node has not exited by then: EdgePier gives in-flight
+ * responses 5 s and then says goodbye, longer than NamespaceProcess.stop() waits.
+ */
+function sigterm(node: SiteEdgePier): void {
+  const pid = node.process.pid ?? unreachable();
+  process.kill(pid, 'SIGTERM');
+  const timer = setTimeout(() => node.process.killNow(), SIGTERM_DEADLINE_MS);
+  void node.process.exited.then(() => clearTimeout(timer));
 }
 
 /** The node the fault takes down: the owner (kill), or a receiver of the target that owns another layer when one does (restart). */
