@@ -142,6 +142,7 @@ async function main(): Promise<void> {
       result.times.map((t) => t.toFixed(1)).join(' '),
       result.retries.join(' '),
       `${mb(result.wanToSite)} (${(result.wanToSite / size).toFixed(2)}×)`,
+      `${result.blobGets} / ${result.rangeGets}`,
       result.targetSources.map((source) => source.replace(/peer:r\d+-[a-z-]+-n/g, 'peer:n')).join(' · '),
       result.victimExit === undefined ? '–' : `${result.victimExit}; down ${(result.downFor ?? 0).toFixed(1)} s; ${result.cachedBeforeRestart} / ${result.refetchedAfterRestart.length}`,
       `${warnings} / ${errors}`,
@@ -166,7 +167,7 @@ async function main(): Promise<void> {
     'every client wrote was checked against its sha256 digest ("bytes ok"). Extra time: makespan minus the mean of the two clean runs.',
     '',
     table(
-      ['run', 'struck at s (target MB in)', 'makespan s', 'extra s', 'per-node s', 'client retries per node', 'WAN MB (÷ image)', 'target layer committed from, per node', 'victim: exit; down until back in the mesh; blobs cached before / fetched again after restart', 'warn / error log lines', 'bytes ok'],
+      ['run', 'struck at s (target MB in)', 'makespan s', 'extra s', 'per-node s', 'client retries per node', 'WAN MB (÷ image)', 'cloud blob GETs 200 / 206', 'target layer committed from, per node', 'victim: exit; down until back in the mesh; blobs cached before / fetched again after restart', 'warn / error log lines', 'bytes ok'],
       rows,
     ),
     '',

@@ -77,6 +77,8 @@ export interface FaultRolloutResult {
   readonly wanToSite: number;
   /** Successful blob GETs the cloud served during the run. */
   readonly blobGets: number;
+  /** Blob GETs the cloud answered 206 (a download resumed with Range). */
+  readonly rangeGets: number;
   /** Per node (every incarnation), where the target layer was committed from, e.g. `upstream`, `peer:x`; `-` when never cached. */
   readonly targetSources: readonly string[];
   /**
@@ -218,6 +220,7 @@ export async function runFaultRollout(options: FaultRolloutOptions): Promise<Fau
     for (const dir of pullDirs) await verifyPulledDir(dir, options.image, options.verify ?? 'sha256');
     let blobGets = 0;
     for (const byClient of options.cloud.blobGets(logStart).values()) for (const count of byClient.values()) blobGets += count;
+    const rangeGets = options.cloud.accessLog.slice(logStart).filter((record) => record.method === 'GET' && record.status === 206 && record.path.includes('/blobs/')).length;
     const every = (pick: (node: SiteEdgePier) => readonly string[]): Map<string, readonly string[]> =>
       new Map(nodeIds.map((id, n) => [id, (incarnations[n] ?? []).flatMap(pick)]));
     const [first, ...later] = victim === undefined ? [] : (incarnations[victim] ?? []);
@@ -239,6 +242,7 @@ export async function runFaultRollout(options: FaultRolloutOptions): Promise<Fau
       struckAfterBytes,
       wanToSite: after.toSite - wanBefore.toSite,
       blobGets,
+      rangeGets,
       targetSources: incarnations.map((nodes) => describeTarget(nodes.flatMap((node) => node.cached), options.target)),
       warnings: every((node) => node.warnings),
       errors: every((node) => node.errors),
