@@ -9,6 +9,7 @@
 // (SIGTERM) on its cache mid-rollout; the serving node's disk filled to ENOSPC mid-layer; then
 // the clean rollout again, so the table shows how much the machine's noise moves a clean run.
 // Every pulled file is checked against its digest. Writes `## Rollout faults` in BENCHMARKS.md.
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -108,6 +109,8 @@ async function main(): Promise<void> {
   cleanups.push(() => work.remove());
 
   let runs = 0;
+  /** The 1-minute load average when each run ended: the machine is shared, this flags a noisy run. */
+  const loads = new Map<FaultRolloutResult, number>();
   const rollout = async (fault: Fault | 'none'): Promise<FaultRolloutResult> => {
     runs += 1;
     log(`${DESCRIPTIONS[fault]}: starting`);
@@ -119,6 +122,7 @@ async function main(): Promise<void> {
       `${DESCRIPTIONS[fault]}: makespan ${result.makespan.toFixed(1)} s, nodes ${result.times.map((s) => s.toFixed(1)).join(' ')} s, ` +
         `retries ${result.retries.join(' ')}, WAN ${mb(result.wanToSite)} MB, target from ${result.targetSources.join(' | ')}`,
     );
+    loads.set(result, loadavg()[0] ?? 0);
     if (flags.verbose === true) for (const [id, lines] of result.warnings) for (const line of lines) console.log(`  ${id}: ${line}`);
     return result;
   };
@@ -146,6 +150,7 @@ async function main(): Promise<void> {
       result.targetSources.map((source) => source.replace(/peer:r\d+-[a-z-]+-n/g, 'peer:n')).join(' · '),
       result.victimExit === undefined ? '–' : `${result.victimExit}; down ${(result.downFor ?? 0).toFixed(1)} s; ${result.cachedBeforeRestart} / ${result.refetchedAfterRestart.length}`,
       `${warnings} / ${errors}`,
+      (loads.get(result) ?? 0).toFixed(1),
       'yes',
     ];
   };
@@ -167,7 +172,7 @@ async function main(): Promise<void> {
     'every client wrote was checked against its sha256 digest ("bytes ok"). Extra time: makespan minus the mean of the two clean runs.',
     '',
     table(
-      ['run', 'struck at s (target MB in)', 'makespan s', 'extra s', 'per-node s', 'client retries per node', 'WAN MB (÷ image)', 'cloud blob GETs 200 / 206', 'target layer committed from, per node', 'victim: exit; down until back in the mesh; blobs cached before / fetched again after restart', 'warn / error log lines', 'bytes ok'],
+      ['run', 'struck at s (target MB in)', 'makespan s', 'extra s', 'per-node s', 'client retries per node', 'WAN MB (÷ image)', 'cloud blob GETs 200 / 206', 'target layer committed from, per node', 'victim: exit; down until back in the mesh; blobs cached before / fetched again after restart', 'warn / error log lines', 'load avg at end', 'bytes ok'],
       rows,
     ),
     '',

@@ -76,9 +76,9 @@ void describe('faults during a rollout through EdgePier', { skip: skip === undef
     assert.deepEqual(result.retries, result.nodeIds.map(() => 0), 'no pull had to be retried');
     assert.ok(result.makespan > 5, `the rollout outlasted the cut (${result.makespan.toFixed(1)} s): the cut hit it`);
     assert.match(await wanQdiscs(wan), /tbf[\s\S]*tbf/, 'the WAN shaping survived the cut');
-    // The cut is shorter than every timeout: the open connections stall and carry on.
-    assert.equal(result.blobGets, image.blobs.size, 'each blob was fetched from the cloud once');
-    assert.equal(result.rangeGets, 0, 'no download had to resume');
+    // Connections mostly stall and carry on; one the kernel gives up on is resumed with Range,
+    // so no blob is ever fetched whole a second time.
+    assert.equal(result.blobGets, image.blobs.size, `each blob was fetched whole from the cloud once (${result.rangeGets} resumed with Range)`);
     for (const [id, errors] of result.errors) assert.deepEqual(errors, [], `${id} logged no errors`);
   });
 });

@@ -6,8 +6,8 @@
 //   wan-cut            take the WAN link down once the owner has some of the target layer, for
 //                      `cutMs`, then up again;
 //   restart-node       SIGTERM a node that is receiving the target layer from its owner (and
-//                      owns another layer itself, when one exists), then start it again on the
-//                      same cache;
+//                      owns the largest other layer it can, so it serves too), then start it
+//                      again on the same cache;
 //   disk-full          the owner's cache is a small tmpfs, filled to ENOSPC once the owner has
 //                      some of the target layer.
 // A pull that fails is retried by the harness as a runtime would, but only on the node the
@@ -273,9 +273,10 @@ function sigterm(node: SiteEdgePier): void {
 function pickVictim(options: FaultRolloutOptions, nodeIds: readonly string[], owner: number): number | undefined {
   if (options.fault === 'kill-serving-node') return owner;
   if (options.fault !== 'restart-node') return undefined;
-  const owners = new Set([...options.image.blobs.keys()].filter((digest) => digest !== options.target).map((digest) => nodeIds.indexOf(ownerOf(digest, nodeIds))));
-  owners.delete(owner);
-  return [...owners][0] ?? (owner + 1) % nodeIds.length;
+  // Largest first, so the victim serves a real layer to the others, not the tiny config.
+  const others = [...options.image.blobs].filter(([digest]) => digest !== options.target).sort(([, a], [, b]) => b.length - a.length);
+  const owners = others.map(([digest]) => nodeIds.indexOf(ownerOf(digest, nodeIds))).filter((n) => n !== owner);
+  return owners[0] ?? (owner + 1) % nodeIds.length;
 }
 
 /** A node receiving the target from its owner, other than `victim` when possible (kill: the victim is the owner). */
