@@ -123,7 +123,10 @@ async function main(): Promise<void> {
         `retries ${result.retries.join(' ')}, WAN ${mb(result.wanToSite)} MB, target from ${result.targetSources.join(' | ')}`,
     );
     loads.set(result, loadavg()[0] ?? 0);
-    if (flags.verbose === true) for (const [id, lines] of result.warnings) for (const line of lines) console.log(`  ${id}: ${line}`);
+    if (flags.verbose === true) {
+      for (const [id, lines] of result.warnings) for (const line of lines) console.log(`  ${id}: ${line}`);
+      for (const [id, blobs] of result.cached) console.log(`  ${id} cached: ${blobs.map((blob) => `${blob.digest.slice(7, 19)} ${blob.source} ${(blob.ms / 1000).toFixed(1)} s`).join(' | ')}`);
+    }
     return result;
   };
   const first = await rollout('none');

@@ -92,6 +92,8 @@ export interface FaultRolloutResult {
   readonly downFor: number | undefined;
   /** Blobs the victim had committed before it went down. */
   readonly cachedBeforeRestart: number;
+  /** `blob cached` entries, per node id (every incarnation, in order). */
+  readonly cached: ReadonlyMap<string, readonly CachedBlob[]>;
   /** Warn-or-worse log lines, per node id (every incarnation). */
   readonly warnings: ReadonlyMap<string, readonly string[]>;
   /** Error-level log lines, per node id (every incarnation). */
@@ -137,6 +139,7 @@ export async function runFaultRollout(options: FaultRolloutOptions): Promise<Fau
       disk = await mountSmallDisk(options.diskBytes ?? 2 * totalBytes(options.image));
       cacheDirs[owner] = disk.path;
     }
+    // One at a time: K tsx start-ups at once on a loaded 2-core machine overrun the start deadline.
     for (let n = 0; n < namespaces.length; n += 1) await start(n);
     await waitForMesh(current.filter((node): node is SiteEdgePier => node !== undefined), 30_000);
 
@@ -244,6 +247,7 @@ export async function runFaultRollout(options: FaultRolloutOptions): Promise<Fau
       blobGets,
       rangeGets,
       targetSources: incarnations.map((nodes) => describeTarget(nodes.flatMap((node) => node.cached), options.target)),
+      cached: new Map(nodeIds.map((id, n) => [id, (incarnations[n] ?? []).flatMap((node) => node.cached)])),
       warnings: every((node) => node.warnings),
       errors: every((node) => node.errors),
     };
