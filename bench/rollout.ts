@@ -12,12 +12,11 @@
 // WAN bytes come from the cloud veth's counters; every pulled copy is checked by sha256.
 // Writes the results into the `## Rollout` section of BENCHMARKS.md.
 import { rm } from 'node:fs/promises';
-import { cpus, freemem, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { netnsUnavailableReason } from '../test/support/netns.js';
-import { runCommand } from '../test/support/run-command.js';
 import { startCloudRegistry, type CloudRegistry } from '../test/support/site-cloud-registry.js';
 import { startSiteEdgePier, waitForMesh, type CachedBlob, type SiteEdgePier } from '../test/support/site-edgepier.js';
 import { expectedImage, skopeoPullIn, verifyPulledDir, type ExpectedImage } from '../test/support/site-pull.js';
@@ -26,6 +25,7 @@ import { makeTempDir } from '../test/support/temp-dir.js';
 import { buildImage, type ImageLayout } from '../test/support/test-image.js';
 import { writeNewSiteKey } from '../site/site-key.js';
 import { writeBenchmarkSection, table } from './benchmarks-file.js';
+import { machine } from './machine-info.js';
 import { cpuTimes, processCpuSeconds } from './rollout-report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -215,21 +215,6 @@ function ratio(value: number, base: number): string {
 
 function verdict(value: number, target: number): string {
   return value <= target ? `${value.toFixed(2)} ✓` : `${value.toFixed(2)} ✗`;
-}
-
-async function machine(): Promise<string> {
-  const free = await runCommand('free', ['-h']).then((r) => r.stdout.toString('utf8').trimEnd(), () => `${(totalmem() / 2 ** 30).toFixed(1)} GiB total, ${(freemem() / 2 ** 30).toFixed(1)} GiB free`);
-  const nproc = await runCommand('nproc', []).then((r) => r.stdout.toString('utf8').trim(), () => String(cpus().length));
-  const skopeo = await runCommand('skopeo', ['--version']).then((r) => r.stdout.toString('utf8').trim(), () => 'skopeo ?');
-  const registry = await runCommand('docker-registry', ['--version']).then((r) => r.stdout.toString('utf8').trim(), () => 'docker-registry ?');
-  return [
-    `- nproc: ${nproc} (${cpus()[0]?.model ?? 'unknown CPU'})`,
-    `- kernel: ${release()}; Node ${process.version}; ${skopeo}; ${registry}`,
-    '- free -h:',
-    '```',
-    free,
-    '```',
-  ].join('\n');
 }
 
 async function main(): Promise<void> {
