@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { MemoryDiscovery, MemoryLan } from '../discovery/memory-discovery.js';
+import type { RegistryRoute } from '../mirror/registry-router.js';
 import { parseDigest } from '../oci/digest.js';
 import type { PeerClient } from '../peer/peer-client.js';
 import { PeerHealth } from '../peer/peer-health.js';
@@ -20,7 +21,8 @@ import { readBody } from './support/read-body.js';
 import { waitUntil } from './support/wait-until.js';
 
 const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-const route = { registry: 'docker.io', repository: 'app', authenticated: false } as const;
+// The plan never reaches upstream, so the route's client is a stub.
+const route: RegistryRoute = { registry: 'docker.io', repository: 'app', authenticated: false, client: {} as RegistryRoute['client'] };
 
 /** Ids in rendezvous order for `digest`: index 0 is the owner. */
 function order(digest: string, ids: readonly string[]): string[] {
