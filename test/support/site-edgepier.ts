@@ -9,7 +9,8 @@ const CLI = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
 export const EDGEPIER_PORT = 5000;
 /** The peer API's port (the default of --peer-listen). */
 export const EDGEPIER_PEER_PORT = 5001;
-const START_DEADLINE_MS = 30_000;
+// Generous: on a shared 2-core machine under load, eight tsx start-ups at once can take this long.
+const START_DEADLINE_MS = 120_000;
 
 export interface StartSiteEdgePierOptions {
   readonly nodeId: string;
