@@ -263,6 +263,7 @@ export async function runScenario(
         `${blobGets} blob GETs (${repeatedBlobs} blobs more than once), upload max ${mb(Math.max(...scenario.uploads))} MB mean ${mb(mean(scenario.uploads))} MB, ` +
         `CPU ${(scenario.cpu * 100).toFixed(0)}% (${scenario.cpuSeconds.toFixed(0)} s` +
         `${scenario.edgepierCpu !== undefined ? `, EdgePier processes ${scenario.edgepierCpu.toFixed(1)} s` : ''})${scenario.sources ? `, ${scenario.sources}` : ''}` +
+        `${scenario.followerFirstByte?.length ? `, follower first byte max ${Math.max(...scenario.followerFirstByte).toFixed(2)} s` : ''}` +
         `${killed ? `, killed ${killed.nodeId} at ${killed.at.toFixed(1)} s` : ''}`,
     );
     if (flags.verbose === true) printTimeline(edgepiers, startedAt);
