@@ -85,3 +85,24 @@ describe('simulateSite', () => {
     assert.throws(() => simulateSite({ ...base, nodes: 3, parents: [[UPSTREAM, 0, 1]], maxSteps: 2 }), /more than 2 events/);
   });
 });
+
+describe('simulateSite at site scale, on the real layouts', () => {
+  it('crosses the WAN once, uploads each follower’s copy once, and never beats one node alone (K = 50)', () => {
+    const nodes = 50;
+    const members = memberIds(nodes);
+    const spec = { ...base, wanRtt: 0.04, lanRtt: 0.0002, lanRate: 200, pieceBytes: 1, upstreamWait: 0.15 };
+    const alone = 0.04 + 1000 / 100;
+    for (const fanOut of [Infinity, 1, 2, 3]) {
+      const parents = [relayParents(layerDigest(0), members, { kind: 'edgepier', fanOut })];
+      const result = simulateSite({ ...spec, nodes, parents });
+      near(result.wanBytes, 1000, `fanOut ${fanOut}: WAN bytes`);
+      near(result.uploaded.reduce((sum, bytes) => sum + bytes, 0), (nodes - 1) * 1000, `fanOut ${fanOut}: LAN bytes`);
+      assert.ok(Math.max(...result.uploaded) <= Math.min(fanOut, nodes - 1) * 1000 + 1e-6, `fanOut ${fanOut}: no node uploads more than fanOut copies`);
+      assert.ok(result.makespan > alone, `fanOut ${fanOut}: ${result.makespan} s beats one node alone`);
+      // The uplinks (200 B/s) carry every child at the WAN's 100 B/s up to f = 2; owner-only
+      // splits one uplink 49 ways: 49 × 1000 / 200 = 245 s.
+      if (fanOut <= 2) assert.ok(result.makespan < alone * 1.1, `fanOut ${fanOut}: ${result.makespan} s`);
+      if (fanOut === Infinity) near(Math.round(result.makespan), 245, 'owner-only makespan');
+    }
+  });
+});
