@@ -232,6 +232,7 @@ export class EdgePierNode {
         health: new PeerHealth(),
         logger: logger.child({ component: 'peers' }),
         holderLookupMs: Math.min(HOLDER_LOOKUP_MS, config.peerTimeout),
+        fanOut: config.swarmFanOut,
         peerTimeoutMs: config.peerTimeout,
       }),
     );
@@ -314,6 +315,7 @@ class LazySite implements PeerSourceProvider, TagListMemberSource {
   }
 
   blobSources: PeerSourceProvider['blobSources'] = (route, digest, options) => this.site?.blobSources(route, digest, options) ?? Promise.resolve([]);
+  relayRole: PeerSourceProvider['relayRole'] = (digest, asker) => this.site?.relayRole(digest, asker) ?? 'refuse';
   redirectTarget: PeerSourceProvider['redirectTarget'] = (route, digest) => this.site?.redirectTarget(route, digest) ?? Promise.resolve(undefined);
   manifestFromPeers: PeerSourceProvider['manifestFromPeers'] = (route, reference) =>
     this.site?.manifestFromPeers(route, reference) ?? Promise.resolve(undefined);

@@ -47,6 +47,8 @@ export interface EdgePierConfig {
   readonly peerMode: PeerMode;
   /** Milliseconds. */
   readonly peerTimeout: number;
+  /** Children per node in a layer's relay tree; Infinity: every node fetches through the owner. */
+  readonly swarmFanOut: number;
   /** The transparent-mode proxy listener, or null when that mode is off. */
   readonly proxyListen: HostPort | null;
   /** null means `<cacheDir>/ca`. */

@@ -8,6 +8,7 @@ import { formatDuration, parseDuration } from './parse-duration.js';
 import { formatHostPort, parseHostPort, type HostPort } from './parse-host-port.js';
 import { formatCidr, parseCidr, type Cidr } from './parse-cidr.js';
 import { parseNodeId } from './parse-node-id.js';
+import { formatFanOut, parseFanOut } from './parse-fan-out.js';
 import { formatPercent, parsePercent } from './parse-percent.js';
 import { formatCacheMaxSize, parseCacheMaxSize } from './parse-size.js';
 import { combineUpstreams, formatUpstreams, parseUpstreamEntry, upstreamMapping } from './parse-upstreams.js';
@@ -227,6 +228,20 @@ export const SETTINGS: SettingsSchema = {
     display: (value) => value,
   }),
   peerTimeout: timeout('--peer-timeout', 'EDGEPIER_PEER_TIMEOUT', 'peerTimeout', '2s', 'How long to wait for a peer before falling back to upstream.'),
+  swarmFanOut: valueSetting({
+    flag: '--swarm-fan-out',
+    env: 'EDGEPIER_SWARM_FAN_OUT',
+    yamlKey: 'swarmFanOut',
+    valueName: 'N|unbounded',
+    description:
+      'Children per node in a layer\'s relay tree: a node fetches a cold layer through its parent and passes it on as it ' +
+      'arrives, so no node uploads more than N copies. 1 is a chain; unbounded fetches everything through the layer\'s owner. ' +
+      'Every member should use the same value.',
+    default: '1',
+    defaultText: '1',
+    parse: parseFanOut,
+    display: formatFanOut,
+  }),
   proxyListen: valueSetting<HostPort | null>({
     flag: '--proxy-listen',
     env: 'EDGEPIER_PROXY_LISTEN',

@@ -6,7 +6,7 @@ import { BlobDownload } from './blob-download.js';
 import type { BlobSource } from './blob-source.js';
 import type { BlobHandle, BlobRedirect, ContentSource } from './mirror-results.js';
 import type { PrivateContent } from './private-content.js';
-import type { HoldingsListener, PeerSourceOptions, PeerSourceProvider } from './peer-source-provider.js';
+import type { HoldingsListener, PeerSourceOptions, PeerSourceProvider, RelayRole } from './peer-source-provider.js';
 import type { RegistryRoute } from './registry-router.js';
 import type { RequestOrigin } from './request-origin.js';
 
@@ -30,6 +30,11 @@ export class BlobMirror {
   private readonly downloads = new Map<string, BlobDownload>();
   /** Downloads between "decided to fetch" and "download object exists" (peer lookup, spool open). */
   private readonly starting = new Map<string, Promise<BlobDownload>>();
+  /**
+   * Digests a client of this node is waiting for. A relay's download started for a peer may
+   * go upstream only on their behalf: a peer alone never makes a non-owner cross the WAN.
+   */
+  private readonly locallyWanted = new Set<string>();
 
   constructor(private readonly options: BlobMirrorOptions) {}
 
@@ -41,21 +46,41 @@ export class BlobMirror {
   async openBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<BlobHandle | BlobRedirect> {
     this.refusePrivate(digest, origin);
     const running = this.joinable(digest);
-    if (running) return this.join(running, true);
+    if (running) return this.join(running, true, origin);
     const stored = await this.options.store.stat(digest);
     if (stored) return this.cached(digest, stored.size);
     const raced = this.joinable(digest);
-    if (raced) return this.join(raced, true);
-    if (origin.fromPeer && !origin.ownerFetch) throw blobUnknown(digest);
+    if (raced) return this.join(raced, true, origin);
+    const role = this.roleFor(digest, origin);
+    if (role === 'refuse') throw blobUnknown(digest);
     if (!origin.fromPeer && this.options.peerMode === 'redirect' && this.options.peers) {
       const redirect = await this.options.peers.redirectTarget(route, digest);
       if (redirect) return { redirect };
+      // The lookup took time: a peer's request may have started (or finished) the download
+      // meanwhile. Starting a second one here is what made redirect mode fetch a layer twice.
+      const started = this.joinable(digest);
+      if (started) return this.join(started, true, origin);
+      const landed = await this.options.store.stat(digest);
+      if (landed) return this.cached(digest, landed.size);
     }
-    // A peer asking the owner may make it consult nodes that hold the committed blob, then
-    // upstream; never another owner, so a request travels at most two hops and cannot loop.
     // Whoever finds a start already under way joins it, like a running download.
     const joining = this.starting.has(digest.value);
-    return this.join(await this.startDownload(route, digest, { peers: origin.fromPeer ? 'holders' : 'all', ...(origin.peerId ? { exclude: origin.peerId } : {}) }), joining);
+    if (!origin.fromPeer) this.locallyWanted.add(digest.value);
+    const options = origin.fromPeer && origin.peerId ? { forPeer: origin.peerId } : {};
+    return this.join(await this.startDownload(route, digest, options, role), joining, origin);
+  }
+
+  /**
+   * What this request may make this node fetch. A local client: anything. A peer: nothing
+   * unless it asked this node to fetch for it and ranks below it for the digest (the site's
+   * rule, so even a buggy member cannot build a loop); then through this node's ancestors,
+   * and upstream only if this node is the digest's owner.
+   */
+  private roleFor(digest: Digest, origin: RequestOrigin): RelayRole {
+    if (!origin.fromPeer) return 'owner';
+    if (!origin.ownerFetch) return 'refuse';
+    if (!this.options.peers) return 'owner';
+    return this.options.peers.relayRole(digest, origin.peerId ?? '');
   }
 
   async statBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<{ size: number; source: ContentSource }> {
@@ -64,7 +89,7 @@ export class BlobMirror {
     if (running) return { size: await running.sized, source: 'inflight' };
     const stored = await this.options.store.stat(digest);
     if (stored) return { size: stored.size, source: 'cache' };
-    if (origin.fromPeer && !origin.ownerFetch) throw blobUnknown(digest);
+    if (this.roleFor(digest, origin) === 'refuse') throw blobUnknown(digest);
     const { size } = await route.client.headBlob(route.repository, digest.value);
     return { size, source: 'upstream' };
   }
@@ -99,7 +124,8 @@ export class BlobMirror {
   }
 
   /** `joined`: another request started this download, so this one is served `inflight`. */
-  private async join(download: BlobDownload, joined: boolean): Promise<BlobHandle> {
+  private async join(download: BlobDownload, joined: boolean, origin: RequestOrigin): Promise<BlobHandle> {
+    if (!origin.fromPeer) this.locallyWanted.add(download.digest);
     const size = await download.sized;
     const source: ContentSource = joined ? 'inflight' : download.source.startsWith('peer') ? 'peer' : download.source === 'upstream' ? 'upstream' : 'inflight';
     return {
@@ -111,27 +137,33 @@ export class BlobMirror {
   }
 
   /** Starts (or joins the start of) the one download of `digest`; concurrent callers share it. */
-  private startDownload(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobDownload> {
+  private startDownload(route: RegistryRoute, digest: Digest, options: PeerSourceOptions, role: RelayRole): Promise<BlobDownload> {
     const starting = this.starting.get(digest.value);
     if (starting) return starting;
-    const created = this.createDownload(route, digest, options).finally(() => this.starting.delete(digest.value));
+    const created = this.createDownload(route, digest, options, role).finally(() => this.starting.delete(digest.value));
     this.starting.set(digest.value, created);
     return created;
   }
 
-  private async createDownload(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobDownload> {
+  private async createDownload(route: RegistryRoute, digest: Digest, options: PeerSourceOptions, role: RelayRole): Promise<BlobDownload> {
     if (route.authenticated) await this.options.privateContent?.markPrivate(digest.value);
     const peerSources = this.options.peers ? await this.options.peers.blobSources(route, digest, options) : [];
-    const sources: BlobSource[] = [...peerSources, upstreamSource(route, digest)];
+    const upstream = upstreamSource(route, digest);
+    const sources: BlobSource[] = [...peerSources, role === 'owner' ? upstream : this.forLocalClients(digest, upstream)];
     const writer = await this.options.store.createWriter(digest);
     const download = new BlobDownload(writer, sources, this.options.logger);
     // Replaces a failed download whose cleanup has not run yet; that cleanup only removes its own entry.
     this.downloads.set(digest.value, download);
     const started = Date.now();
+    // When the first byte arrived (time to first byte through the relay tree, in the log).
+    let firstByteMs: number | undefined;
+    download.once('progress', () => {
+      firstByteMs = Date.now() - started;
+    });
     download.finished
       .then(
         (stored) => {
-          this.options.logger.info({ digest: digest.value, bytes: stored.size, source: download.source, ms: Date.now() - started }, 'blob cached');
+          this.options.logger.info({ digest: digest.value, bytes: stored.size, source: download.source, ms: Date.now() - started, firstByteMs }, 'blob cached');
           // Only committed content is advertised. A node that is still downloading is found
           // through ownership instead: advertising it could let two in-flight downloads wait
           // on each other, while a chain that ends at committed content or upstream cannot.
@@ -142,10 +174,27 @@ export class BlobMirror {
         },
       )
       .finally(() => {
-        if (this.downloads.get(digest.value) === download) this.downloads.delete(digest.value);
+        if (this.downloads.get(digest.value) !== download) return;
+        this.downloads.delete(digest.value);
+        this.locallyWanted.delete(digest.value);
       })
       .catch(() => undefined);
     return download;
+  }
+
+  /**
+   * Upstream for a relay's download that a peer started: open only once a client of this
+   * node wants the blob too (then this node would go upstream for it anyway, as the last
+   * resort of its own pull); for the peer alone it is a miss, and the peer moves on.
+   */
+  private forLocalClients(digest: Digest, upstream: BlobSource): BlobSource {
+    return {
+      ...upstream,
+      open: (offset, signal) => {
+        if (!this.locallyWanted.has(digest.value)) return Promise.reject(new OciError('BLOB_UNKNOWN', 'a relay goes upstream only for its own clients'));
+        return upstream.open(offset, signal);
+      },
+    };
   }
 }
 

@@ -2,15 +2,20 @@ import type { Digest } from '../oci/digest.js';
 import type { BlobSource } from './blob-source.js';
 import type { RegistryRoute } from './registry-router.js';
 
-/**
- * Which neighbours a download may use: `all` (the owner, then holders) for a local
- * client's request; `holders` only, when this node is serving an owner fetch.
- */
+/** For whom a download runs: this node's own client, or a peer that asked this node to fetch. */
 export interface PeerSourceOptions {
-  readonly peers: 'all' | 'holders';
-  /** The node that asked us; never asked back. */
-  readonly exclude?: string;
+  /** The node that asked us to fetch (it ranks below us); never asked back. */
+  readonly forPeer?: string;
 }
+
+/**
+ * What a peer's request to fetch a digest may make this node do:
+ * - `refuse`: the asker does not rank below this node for the digest, so fetching for it
+ *   could close a loop; it is answered from local or in-flight content only;
+ * - `relay`: fetch through this node's own ancestors (and holders), never upstream;
+ * - `owner`: this node tops the digest's tree; it may also fetch upstream, once for the site.
+ */
+export type RelayRole = 'refuse' | 'relay' | 'owner';
 
 /** A manifest a neighbour sent, already checked against its digest. */
 export interface PeerManifestAnswer {
@@ -26,6 +31,8 @@ export interface PeerManifestAnswer {
 export interface PeerSourceProvider {
   /** Sources on the LAN for a digest, best first; the mirror tries them before upstream. */
   blobSources(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobSource[]>;
+  /** How far a fetch that `asker` asked this node to make for `digest` may go. */
+  relayRole(digest: Digest, asker: string): RelayRole;
   /** Redirect mode: a peer URL that will serve the blob, if any. */
   redirectTarget(route: RegistryRoute, digest: Digest): Promise<string | undefined>;
   /** A manifest some peer holds, for when upstream cannot be reached. */

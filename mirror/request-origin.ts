@@ -3,12 +3,19 @@
  * loop-prevention policy:
  * - a local client: anything (cache, peers, upstream);
  * - a peer: only local content or a download already running here;
- * - a peer asking the digest's owner: local content, nodes holding the committed blob, or
- *   one upstream fetch — never another owner, so no request travels more than two hops
- *   and no loop can form.
+ * - a peer that asks this node to fetch for it (`ownerFetch`), and ranks below this node for
+ *   the digest: this node may fetch through its own ancestors in the digest's relay tree
+ *   (every one ranked above it) or holders of the committed blob; only the digest's owner
+ *   goes upstream. Each hop climbs the ranking, so no request can come back to a node that
+ *   waits on it.
  */
 export interface RequestOrigin {
   readonly fromPeer: boolean;
+  /**
+   * The asker lets this node fetch the blob for it when it lacks it (the asker named this
+   * node as one of its ancestors for the digest; the wire name is from when only the owner
+   * fetched). Granted only if the asker ranks below this node.
+   */
   readonly ownerFetch?: boolean;
   /** The asking node's id, when a peer asks. */
   readonly peerId?: string;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Peer, PeerDiscovery } from '../discovery/peer-discovery.js';
 import type { BlobSource } from '../mirror/blob-source.js';
-import type { PeerManifestAnswer, PeerSourceOptions, PeerSourceProvider } from '../mirror/peer-source-provider.js';
+import type { PeerManifestAnswer, PeerSourceOptions, PeerSourceProvider, RelayRole } from '../mirror/peer-source-provider.js';
 import type { RegistryRoute } from '../mirror/registry-router.js';
 import type { TagListMemberSource } from '../mirror/tag-list-mirror.js';
 import { digestOf, type Digest } from '../oci/digest.js';
@@ -13,6 +13,7 @@ import { REDIRECT_TICKET_TTL_MS, signRedirect, TICKET_EXPIRES_QUERY, TICKET_QUER
 import type { SiteKey } from '../site/site-key.js';
 import { OWNER_FETCH_QUERY, PEER_QUERY } from './peer-protocol.js';
 import { rankByRendezvous } from './rendezvous.js';
+import { ranksAbove, swarmPlace } from './swarm-tree.js';
 
 export interface SitePeersOptions {
   readonly nodeId: string;
@@ -30,13 +31,20 @@ export interface SitePeersOptions {
    * tag is taken from a peer and content behind credentials is never asked of peers.
    */
   readonly siteKey?: SiteKey;
+  /**
+   * Children per node in a digest's relay tree (`--swarm-fan-out`): each node uploads at most
+   * this many copies of a layer. `Infinity` is the owner-only layout.
+   */
+  readonly fanOut: number;
   readonly now?: () => number;
 }
 
 /**
- * The site LAN as a content source. For a digest, the rendezvous owner comes first (it
- * fetches upstream once for the whole site and serves waiters as bytes arrive), then any
- * node the LAN names as a holder, and only then the caller's upstream.
+ * The site LAN as a content source. For a digest, the members form a relay tree in
+ * rendezvous order (peer/swarm-tree.ts): a node fetches through its parent, then the next
+ * ancestors up to the owner (which fetches upstream once for the whole site), each serving
+ * what it has as the bytes arrive; then any node the LAN names as a holder, and only then
+ * the caller's upstream.
  */
 export class SitePeers implements PeerSourceProvider, TagListMemberSource {
   constructor(private readonly options: SitePeersOptions) {}
@@ -44,40 +52,64 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
   /** The live, healthy peers ranked for `digest`, with this node's own place among them. */
   rank(digest: Digest): { ranked: Peer[]; owner: Peer | undefined; selfIsOwner: boolean } {
     const self: Peer = { id: this.options.nodeId, url: '' };
-    const live = this.options.discovery.peers().filter((peer) => !this.options.health.isAvoided(peer.id));
-    const ranked = rankByRendezvous(digest.value, [self, ...live]);
+    const ranked = rankByRendezvous(digest.value, [self, ...this.livePeers()]);
     const first = ranked[0];
     const selfIsOwner = first?.id === self.id;
     return { ranked: ranked.filter((peer) => peer.id !== self.id), owner: selfIsOwner ? undefined : first, selfIsOwner };
+  }
+
+  /**
+   * This node's ancestors in `digest`'s relay tree among the live, healthy members, nearest
+   * first (parent, ..., owner); empty when this node is the owner. A peer that failed is
+   * avoided a while, so the tree closes over it: its children fetch through its parent.
+   */
+  ancestors(digest: Digest): Peer[] {
+    const live = this.livePeers();
+    const byId = new Map(live.map((peer) => [peer.id, peer]));
+    const place = swarmPlace(digest.value, this.options.nodeId, [...byId.keys()], this.options.fanOut);
+    return place.ancestors.map((id) => byId.get(id)).filter((peer): peer is Peer => peer !== undefined);
+  }
+
+  relayRole(digest: Digest, asker: string): RelayRole {
+    if (!ranksAbove(digest.value, this.options.nodeId, asker)) return 'refuse';
+    return this.ancestors(digest).length === 0 ? 'owner' : 'relay';
   }
 
   blobSources(route: RegistryRoute, digest: Digest, options: PeerSourceOptions): Promise<BlobSource[]> {
     // Alone on the LAN: nothing to ask, and no lookup timeout to wait out.
     if (this.options.discovery.peers().length === 0) return Promise.resolve([]);
     if (this.keepsFromPeers(route)) return Promise.resolve([]);
-    const owner = options.peers === 'all' ? this.rank(digest).owner : undefined;
-    const skip = new Set([this.options.nodeId, owner?.id, options.exclude]);
-    // Ask the LAN now, in parallel with the owner attempt: the answer is only awaited if
-    // the owner fails, so it never sits on the fast path.
+    const ancestors = this.ancestors(digest);
+    const skip = new Set([this.options.nodeId, ...ancestors.map((peer) => peer.id), options.forPeer]);
+    // Ask the LAN now, in parallel with the ancestors: the answer is only awaited if they
+    // all fail, so it never sits on the fast path.
     const holders = this.options.discovery
-      .findHolders(digest.value, { timeoutMs: this.options.holderLookupMs, firstAnswerOnly: options.peers === 'holders' })
+      .findHolders(digest.value, { timeoutMs: this.options.holderLookupMs, firstAnswerOnly: options.forPeer !== undefined })
       .then((found) => found.filter((peer) => !skip.has(peer.id) && !this.options.health.isAvoided(peer.id)));
     holders.catch(() => undefined);
     const target = { registry: route.registry, repository: route.repository, digest };
-    const sources: BlobSource[] = [];
-    if (owner) sources.push(this.peerSource(owner, target, true));
+    // Every ancestor ranks above this node, so asking each to fetch for us climbs the ranking.
+    const sources: BlobSource[] = ancestors.map((peer) => this.peerSource(peer, target, true));
     sources.push(new HolderSource(holders, this, target));
     return Promise.resolve(sources);
   }
 
-  /** Where redirect mode sends a client: the owner (which fetches if needed) or a holder. */
+  /**
+   * Where redirect mode sends a client: its parent in the digest's relay tree (which fetches
+   * through its own ancestors if needed, so the tree's upload spread holds for redirected
+   * runtimes too), or, at the owner, a node that holds the blob.
+   */
   async redirectTarget(route: RegistryRoute, digest: Digest): Promise<string | undefined> {
     if (this.keepsFromPeers(route)) return undefined;
-    const { owner } = this.rank(digest);
-    if (owner) return this.redirectUrl(owner, route, digest, true);
+    const parent = this.ancestors(digest)[0];
+    if (parent) return this.redirectUrl(parent, route, digest, true);
     const holders = await this.options.discovery.findHolders(digest.value, { timeoutMs: this.options.holderLookupMs, firstAnswerOnly: true });
     const holder = holders.find((peer) => peer.id !== this.options.nodeId && !this.options.health.isAvoided(peer.id));
     return holder ? this.redirectUrl(holder, route, digest, false) : undefined;
+  }
+
+  private livePeers(): Peer[] {
+    return this.options.discovery.peers().filter((peer) => !this.options.health.isAvoided(peer.id));
   }
 
   /**

@@ -35,3 +35,13 @@ export function swarmPlace(digest: string, selfId: string, memberIds: readonly s
   }
   return { position, ancestors };
 }
+
+/**
+ * Whether `upper` ranks strictly above `lower` for `digest`. Rank is a function of (id,
+ * digest) alone, so this needs no member list: it is what a node checks before fetching for
+ * a peer that asks it to, and the reason a chain of such requests can never come back.
+ */
+export function ranksAbove(digest: string, upper: string, lower: string): boolean {
+  if (upper === lower) return false;
+  return rankByRendezvous(digest, [{ id: upper }, { id: lower }])[0]?.id === upper;
+}

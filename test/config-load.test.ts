@@ -44,6 +44,7 @@ void describe('loadConfig defaults', () => {
       peers: [],
       peerMode: 'proxy',
       peerTimeout: 2_000,
+      swarmFanOut: 1,
       proxyListen: null,
       caDir: null,
       upstreamCaFile: null,

@@ -8,6 +8,7 @@ import { formatDuration, parseDuration } from '../config/parse-duration.js';
 import { formatHostPort, parseHostPort } from '../config/parse-host-port.js';
 import { parseNodeId } from '../config/parse-node-id.js';
 import { parsePercent } from '../config/parse-percent.js';
+import { formatFanOut, parseFanOut } from '../config/parse-fan-out.js';
 import { formatByteSize, parseByteSize, parseCacheMaxSize } from '../config/parse-size.js';
 import { combineUpstreams, parseUpstreamEntry, type UpstreamEntry } from '../config/parse-upstreams.js';
 import type { Parsed } from '../config/parsed.js';
@@ -94,6 +95,17 @@ void describe('parsePercent', () => {
     assert.match(errors(parsePercent('0.9')), /not a percentage/);
     assert.match(errors(parsePercent('0%')), /above 0%/);
     assert.match(errors(parsePercent('101%')), /at most 100%/);
+  });
+});
+
+void describe('parseFanOut', () => {
+  void it('takes a whole number 1-64 or unbounded, and prints what it read back', () => {
+    assert.equal(value(parseFanOut('1')), 1);
+    assert.equal(value(parseFanOut(' 3 ')), 3);
+    assert.equal(value(parseFanOut('unbounded')), Infinity);
+    assert.equal(formatFanOut(Infinity), 'unbounded');
+    assert.equal(formatFanOut(2), '2');
+    for (const bad of ['0', '65', '1.5', '-1', 'two', '']) assert.match(errors(parseFanOut(bad)), /fan-out|1-64/, bad);
   });
 });
 

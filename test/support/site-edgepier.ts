@@ -9,7 +9,8 @@ const CLI = join(import.meta.dirname, '..', '..', 'cli', 'main.ts');
 export const EDGEPIER_PORT = 5000;
 /** The peer API's port (the default of --peer-listen). */
 export const EDGEPIER_PEER_PORT = 5001;
-const START_DEADLINE_MS = 30_000;
+// Generous: on a shared 2-core machine under load, eight tsx start-ups at once can take this long.
+const START_DEADLINE_MS = 120_000;
 
 export interface StartSiteEdgePierOptions {
   readonly nodeId: string;
@@ -33,6 +34,8 @@ export interface CachedBlob {
   readonly bytes: number;
   readonly source: string;
   readonly ms: number;
+  /** From the download's start to its first byte, when the node logged it. */
+  readonly firstByteMs?: number;
   /** When the blob was committed (epoch ms, from the log line). */
   readonly at: number;
 }
@@ -65,6 +68,7 @@ interface LogLine {
   bytes?: number;
   source?: string;
   ms?: number;
+  firstByteMs?: number;
   time?: number;
 }
 
@@ -85,7 +89,14 @@ export async function startSiteEdgePier(namespace: SiteNamespace, options: Start
     if (entry.msg === 'peer up' && entry.peer) peers.add(entry.peer);
     if (entry.msg === 'peer down' && entry.peer) peers.delete(entry.peer);
     if (entry.msg === 'blob cached' && entry.digest) {
-      cached.push({ digest: entry.digest, bytes: entry.bytes ?? 0, source: entry.source ?? '?', ms: entry.ms ?? 0, at: entry.time ?? 0 });
+      cached.push({
+        digest: entry.digest,
+        bytes: entry.bytes ?? 0,
+        source: entry.source ?? '?',
+        ms: entry.ms ?? 0,
+        at: entry.time ?? 0,
+        ...(entry.firstByteMs !== undefined ? { firstByteMs: entry.firstByteMs } : {}),
+      });
     }
   };
   const args = [

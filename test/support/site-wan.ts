@@ -28,6 +28,8 @@ export interface WanSite {
   readonly rate: string | undefined;
   /** Byte counters of the WAN link, read from the cloud end of the veth pair. */
   wanCounters(): Promise<WanCounters>;
+  /** Bytes node `index` sent (its eth0 TX: what its LAN uplink carried) and received. */
+  nodeCounters(index: number): Promise<{ sent: number; received: number }>;
   /** Silently drops every packet from these addresses at the cloud (a WAN that is down for them). */
   cutCloudFrom(addresses: readonly string[]): Promise<void>;
   /** Packets the cut has dropped so far (proof that the cut nodes really tried). */
@@ -41,6 +43,14 @@ export interface CreateWanSiteOptions {
   readonly site?: number;
   /** `tc` rate for each direction (`50mbit`); omitted: unshaped. */
   readonly rate?: string;
+  /** `tc` rate of every node's LAN port, each direction (`100mbit`: switched Fast Ethernet); omitted: unshaped. */
+  readonly lanRate?: string;
+}
+
+/** tbf on one egress: a 10 ms bucket (at least 16 kB) and up to 100 ms of queue. */
+function tbf(device: string, rate: string): string[] {
+  const burst = String(Math.max(16_000, Math.round(parseRate(rate) / 100)));
+  return ['qdisc', 'add', 'dev', device, 'root', 'tbf', 'rate', rate, 'burst', burst, 'latency', '100ms'];
 }
 
 /** Bytes per second of a `tc` rate such as `50mbit`, `800kbit`, `1gbit`. */
@@ -72,12 +82,15 @@ export async function createWanSite(options: CreateWanSiteOptions): Promise<WanS
     await ip(['-n', cloud.name, 'route', 'add', 'default', 'via', `198.19.${siteIndex}.1`]);
     for (const node of site.namespaces) await ip(['-n', node.name, 'route', 'add', `198.19.${siteIndex}.0/24`, 'via', router]);
     if (options.rate !== undefined) {
-      const bytesPerSecond = parseRate(options.rate);
-      // tbf: a 10 ms bucket (at least 16 kB) and up to 100 ms of queue, on each egress.
-      const burst = String(Math.max(16_000, Math.round(bytesPerSecond / 100)));
-      const tbf = ['qdisc', 'add', 'dev', 'DEV', 'root', 'tbf', 'rate', options.rate, 'burst', burst, 'latency', '100ms'];
-      await ip(['netns', 'exec', cloud.name, 'tc', ...tbf.map((arg) => (arg === 'DEV' ? 'eth0' : arg))]);
-      await ip(['netns', 'exec', hub, 'tc', ...tbf.map((arg) => (arg === 'DEV' ? 'wan' : arg))]);
+      await ip(['netns', 'exec', cloud.name, 'tc', ...tbf('eth0', options.rate)]);
+      await ip(['netns', 'exec', hub, 'tc', ...tbf('wan', options.rate)]);
+    }
+    if (options.lanRate !== undefined) {
+      // Upload on the node's own end, download on the bridge port that feeds it.
+      for (const [n, node] of site.namespaces.entries()) {
+        await ip(['netns', 'exec', node.name, 'tc', ...tbf('eth0', options.lanRate)]);
+        await ip(['netns', 'exec', hub, 'tc', ...tbf(`p${n}`, options.lanRate)]);
+      }
     }
   } catch (error) {
     await site.destroy();
@@ -96,6 +109,16 @@ export async function createWanSite(options: CreateWanSiteOptions): Promise<WanS
       const tx = link?.stats64?.tx?.bytes;
       if (rx === undefined || tx === undefined) throw new Error(`no byte counters in: ${stdout}`);
       return { toSite: tx, fromSite: rx };
+    },
+    async nodeCounters(index) {
+      const node = site.namespaces[index];
+      if (!node) throw new RangeError(`no node ${index}`);
+      const { stdout } = await run('ip', ['-n', node.name, '-j', '-s', 'link', 'show', 'dev', 'eth0'], { timeout: IP_TIMEOUT_MS });
+      const [link] = JSON.parse(stdout) as { stats64?: { rx?: { bytes?: number }; tx?: { bytes?: number } } }[];
+      const rx = link?.stats64?.rx?.bytes;
+      const tx = link?.stats64?.tx?.bytes;
+      if (rx === undefined || tx === undefined) throw new Error(`no byte counters in: ${stdout}`);
+      return { sent: tx, received: rx };
     },
     async cutCloudFrom(addresses) {
       for (const address of addresses) {
