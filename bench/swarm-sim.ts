@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseRate } from '../test/support/site-wan.js';
 import { writeBenchmarkSection } from './benchmarks-file.js';
-import type { Layout } from './swarm-sim/relay-layout.js';
+import { layoutName, type Layout } from './swarm-sim/relay-layout.js';
 import { modelRollout, type RolloutParams } from './swarm-sim/rollout-model.js';
 import { outcomeTable, validationTable, withinTolerance, type MeasuredRun } from './swarm-sim/sim-report.js';
 
@@ -54,13 +54,20 @@ const oneBigLayer: RolloutParams = { ...FIXED, nodes: 8, layerBytes: [100 * 2 **
 const fiveLayers: RolloutParams = { ...FIXED, nodes: 8, layerBytes: Array.from({ length: 5 }, () => 40e6), wanBitsPerSecond: 50e6, wanDelayMs: 20, lanBitsPerSecond: 1e9 };
 const DIRECT: Layout = { kind: 'direct' };
 const ROLLOUT_TABLE = 'BENCHMARKS.md `## Rollout`, 2026-11-24';
-const PENDING = 'no real swarm run yet';
+const PENDING = 'no real run';
 const K8_BIG = 'K=8, 1 × 100 MiB, LAN 100 Mbit/s, WAN 50 Mbit/s + 20 ms';
 const FIVE = (nodes: number): string => `K=${nodes}, 5 × 40 MB, LAN 1 Gbit/s (real run: unshaped), WAN 50 Mbit/s + 20 ms`;
 const run = (name: string, params: RolloutParams, layout: Layout, ratio: number | undefined, source: string): MeasuredRun => ({ name, layout, ratio, source, model: modelRollout(params, layout) });
+// `## Rollout: swarm` was measured on the same 2-core machine at a load average of 23–54, every
+// scenario CPU-bound: its rows are kept apart from the quiet-machine ones.
+const SWARM_A = '`## Rollout: swarm` run A, 2026-12-01, load 23–54';
+const SWARM_C = '`## Rollout: swarm` run C, 2026-12-01, load 36–47';
 const measured: MeasuredRun[] = [
   run(K8_BIG, oneBigLayer, OWNER_ONLY, 3.41, 'issue 16 (62 s vs 18 s)'),
-  ...swarms([1, 2, 3]).map((layout) => run(K8_BIG, oneBigLayer, layout, undefined, PENDING)),
+  run(K8_BIG, oneBigLayer, OWNER_ONLY, 4.8, SWARM_A),
+  run(K8_BIG, oneBigLayer, { kind: 'edgepier', fanOut: 1 }, 2.27, SWARM_A),
+  run(K8_BIG, oneBigLayer, { kind: 'edgepier', fanOut: 2 }, 2.42, SWARM_A),
+  run(K8_BIG, oneBigLayer, { kind: 'edgepier', fanOut: 3 }, undefined, PENDING),
   // The rollout table's K nodes pulling straight from the cloud hold the WAN side of the model.
   ...[
     { nodes: 2, direct: 1.96, ownerOnly: 1.04 },
@@ -70,7 +77,13 @@ const measured: MeasuredRun[] = [
     run(FIVE(nodes), { ...fiveLayers, nodes }, DIRECT, direct, ROLLOUT_TABLE),
     run(FIVE(nodes), { ...fiveLayers, nodes }, OWNER_ONLY, ownerOnly, ROLLOUT_TABLE),
   ]),
-  ...swarms([1, 2, 3]).map((layout) => run(FIVE(8), fiveLayers, layout, undefined, PENDING)),
+  ...[
+    { nodes: 4, chain: 1.93, ownerOnly: 4.75 },
+    { nodes: 8, chain: 3.09, ownerOnly: 4.39 },
+  ].flatMap(({ nodes, chain, ownerOnly }) => [
+    run(FIVE(nodes), { ...fiveLayers, nodes }, OWNER_ONLY, ownerOnly, SWARM_C),
+    run(FIVE(nodes), { ...fiveLayers, nodes }, { kind: 'edgepier', fanOut: 1 }, chain, SWARM_C),
+  ]),
 ];
 
 const scaleParams = (nodes: number, lanRate: string): RolloutParams => ({
@@ -95,7 +108,7 @@ console.log(`Model against the real rollout runs:\n\n${validation}\n`);
 const scaleTitle = (lanRate: string): string => `K = ${KS.join(', ')}, one ${LAYER_MB} MB layer, LAN ${lanRate} per node, WAN ${flags.rate} + ${DELAY_MS} ms each way`;
 const scaleTables = scale.map(({ lanRate, outcomes }) => `${scaleTitle(lanRate)}:\n\n${outcomeTable(outcomes, 'layer', LAYER_MB * 1e6)}`);
 console.log(`${scaleTables.join('\n\n')}\n\n(${seconds.toFixed(1)} s to simulate)`);
-if (missed.length > 0) console.log(`\nOUTSIDE TOLERANCE: ${missed.map((run) => `${run.name} ${run.layout.kind}`).join('; ')}`);
+if (missed.length > 0) console.log(`\nOUTSIDE TOLERANCE: ${missed.map((run) => `${run.name}, ${layoutName(run.layout)} (${run.source})`).join('; ')}`);
 
 const body = [
   `Computed by \`bench/swarm-sim.ts\` (a model, no processes, deterministic). Command: \`${command}\``,
