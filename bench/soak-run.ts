@@ -42,6 +42,13 @@ export interface SoakOptions {
   readonly log?: (line: string) => void;
 }
 
+/** The server's own view of its memory (prom-client's default metrics), to tell a JS-heap leak from allocator retention. */
+export interface HeapFigures {
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+}
+
 export interface SoakBucket {
   readonly startMs: number;
   cachedPulls: number;
@@ -55,9 +62,9 @@ export interface SoakBucket {
 export interface SoakResult {
   readonly options: Omit<SoakOptions, 'log'>;
   readonly buckets: readonly SoakBucket[];
-  readonly idle: { readonly rss: number; readonly fds: number };
+  readonly idle: { readonly rss: number; readonly fds: number; readonly heap: HeapFigures | undefined };
   /** Once the crowd has left and the fd count settled (or the settle deadline passed). */
-  readonly after: { readonly rss: number; readonly fds: number; readonly settleMs: number };
+  readonly after: { readonly rss: number; readonly fds: number; readonly settleMs: number; readonly heap: HeapFigures | undefined };
   readonly peak: { readonly rss: number; readonly hwm: number; readonly fds: number };
   readonly errors: number;
   readonly errorSamples: readonly string[];
@@ -86,6 +93,18 @@ export function percentile(values: readonly number[], share: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(share * sorted.length) - 1)] ?? Number.NaN;
+}
+
+async function readHeap(baseUrl: string): Promise<HeapFigures | undefined> {
+  try {
+    const response = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    const text = await response.text();
+    const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return { heapUsed: metric('nodejs_heap_size_used_bytes'), heapTotal: metric('nodejs_heap_size_total_bytes'), external: metric('nodejs_external_memory_bytes') };
+  } catch {
+    // A figure for the report only: a server too busy to answer /metrics shows as unknown.
+    return undefined;
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -139,6 +158,10 @@ async function startServe(options: SoakOptions, upstream: string): Promise<{ url
       '512MiB',
       '--log-level',
       'warn',
+      // The upstream lives in the soak's own busy process on a shared machine: a cold tag (no
+      // last-known mapping to fall back on) would otherwise 504 whenever that process lags 3 s.
+      '--tag-timeout',
+      '30s',
       ...(options.serveArgs ?? []),
     ],
     { name: 'edgepier serve (soak)', cwd: ROOT },
@@ -224,7 +247,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     for (const image of warm) if (!(await pullImage(image, false))) throw new Error(`warm-up pull failed: ${errorSamples.join('\n')}`);
     await sleep(2_000);
     const idle = await sampleProcess(serve.process.pid);
-    log(`idle after warm-up: RSS ${(idle.rss / MiB).toFixed(0)} MiB, ${idle.fds} fds`);
+    const idleHeap = await readHeap(serve.url);
+    log(`idle after warm-up: RSS ${(idle.rss / MiB).toFixed(0)} MiB, ${idle.fds} fds, ${formatHeap(idleHeap)}`);
 
     started = Date.now();
     const deadline = started + options.durationMs;
@@ -329,8 +353,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
             response.on('aborted', () => resolve('cut'));
             response.on('error', () => resolve('cut'));
           });
-          // Bounded: 3× the time the rate needs, then it is a stuck transfer.
-          req.setTimeout((slow.size / options.slowReaderRate) * 3000 + 10_000, () => req.destroy(new Error('slow reader timed out')));
+          // Bounded like the pullers' requests: a minute of silence on the socket is a stuck transfer.
+          req.setTimeout(Math.max(60_000, (slow.size / options.slowReaderRate) * 3000), () => req.destroy(new Error('slow reader timed out')));
           req.on('error', (error) => resolve(`slow reader: ${error.message}`));
           req.end();
         });
@@ -371,14 +395,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       }
     }
     const settleMs = Date.now() - leftAt;
-    log(`after the crowd left (${(settleMs / 1000).toFixed(1)} s): RSS ${(after.rss / MiB).toFixed(0)} MiB, ${after.fds} fds`);
+    const afterHeap = await readHeap(serve.url);
+    log(`after the crowd left (${(settleMs / 1000).toFixed(1)} s): RSS ${(after.rss / MiB).toFixed(0)} MiB, ${after.fds} fds, ${formatHeap(afterHeap)}`);
 
     const { log: _log, ...plain } = options;
     return {
       options: plain,
       buckets,
-      idle: { rss: idle.rss, fds: idle.fds },
-      after: { rss: after.rss, fds: after.fds, settleMs },
+      idle: { rss: idle.rss, fds: idle.fds, heap: idleHeap },
+      after: { rss: after.rss, fds: after.fds, settleMs, heap: afterHeap },
       peak: { rss: peak.rss, hwm: Math.max(peak.hwm, after.hwm), fds: peak.fds },
       errors,
       errorSamples,
@@ -410,6 +435,12 @@ function flatness(buckets: readonly SoakBucket[]): SoakResult['flatness'] {
     p99: ratio((window) => percentile(pooled(window), 0.99)),
     p50: ratio((window) => percentile(pooled(window), 0.5)),
   };
+}
+
+export function formatHeap(heap: HeapFigures | undefined): string {
+  if (heap === undefined) return 'heap unknown (/metrics did not answer)';
+  const mib = (bytes: number): string => (bytes / MiB).toFixed(0);
+  return `JS heap ${mib(heap.heapUsed)}/${mib(heap.heapTotal)} MiB used/total, external ${mib(heap.external)} MiB`;
 }
 
 export function formatBucket(bucket: SoakBucket): string {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/parse-duration.js';
 import { writeBenchmarkSection, table } from './benchmarks-file.js';
-import { percentile, runSoak, type SoakResult } from './soak-run.js';
+import { formatHeap, percentile, runSoak, type SoakResult } from './soak-run.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 1024 * 1024;
@@ -62,12 +62,13 @@ function report(result: SoakResult, command: string): string {
   return [
     `Run with \`${command}\` on ${new Date().toISOString().slice(0, 10)} (nproc ${availableParallelism()}, Node ${process.version}; the machine was shared with other agents' work, so absolute latencies are noisy).`,
     '',
-    `Load: ${options.clients} pullers (manifest by tag, config, layers; each body sha256-checked; think time 0–${2 * options.thinkMs} ms), ${options.coldShare * 100}% of pulls a brand-new image from a loopback upstream that mints them as the soak runs, ${options.neverReaders} clients that request a 16 MiB blob and never read (hang up after ${options.neverReaderHoldMs / 1000} s, then reconnect), ${options.slowReaders} clients reading a 2 MiB blob at ${options.slowReaderRate / 1024} KiB/s. Server: the built CLI, \`--cache-max-size 512MiB --log-level warn\`${options.serveArgs?.length ? ` ${options.serveArgs.join(' ')}` : ''}. RSS and fds from /proc/PID every second (the row shows the bucket's maximum); latency is per HTTP request of the pullers.`,
+    `Load: ${options.clients} pullers (manifest by tag, config, layers; each body sha256-checked; think time 0–${2 * options.thinkMs} ms), ${options.coldShare * 100}% of pulls a brand-new image from a loopback upstream that mints them as the soak runs, ${options.neverReaders} clients that request a 16 MiB blob and never read (hang up after ${options.neverReaderHoldMs / 1000} s, then reconnect), ${options.slowReaders} clients reading a 2 MiB blob at ${options.slowReaderRate / 1024} KiB/s. Server: the built CLI, \`--cache-max-size 512MiB --log-level warn --tag-timeout 30s\`${options.serveArgs?.length ? ` ${options.serveArgs.join(' ')}` : ''}. RSS and fds from /proc/PID every second (the row shows the bucket's maximum); latency is per HTTP request of the pullers.`,
     '',
     `- **errors: ${result.errors}**${result.errorSamples.length ? ` (first: ${result.errorSamples.slice(0, 3).join('; ')})` : ''}`,
     `- pulls: ${result.pulls.cached} cached + ${result.pulls.cold} cold; upstream blob GETs ${result.upstreamBlobGets}`,
     `- flatness, last ${flatness.windowBuckets} buckets ÷ first ${flatness.windowBuckets}: RSS **${flatness.rss.toFixed(2)}×**, fds **${flatness.fds.toFixed(2)}×**, p99 **${flatness.p99.toFixed(2)}×**, p50 ${flatness.p50.toFixed(2)}×`,
     `- idle (after warm-up) RSS ${mib(result.idle.rss)} MiB, ${result.idle.fds} fds; peak RSS ${mib(result.peak.rss)} MiB (VmHWM ${mib(result.peak.hwm)}), peak fds ${result.peak.fds}; after the crowd left (${(result.after.settleMs / 1000).toFixed(0)} s): RSS ${mib(result.after.rss)} MiB, ${result.after.fds} fds`,
+    `- the server's own figures (/metrics): idle ${formatHeap(result.idle.heap)}; after the crowd left ${formatHeap(result.after.heap)}`,
     `- never-readers: ${result.neverReaders.opened} opened, ${result.neverReaders.cutByServer} cut by the server, ${result.neverReaders.heldToEnd} held until the client hung up; slow readers: ${result.slowReaders.completed} completed with the right digest, ${result.slowReaders.cutByServer} cut by the server`,
     '',
     table(['from (m:ss)', 'cached pulls', 'cold pulls', 'errors', 'p50 ms', 'p99 ms', 'max RSS MiB', 'max fds'], rows),
