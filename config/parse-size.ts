@@ -36,7 +36,9 @@ export function parseByteSize(text: string): Parsed<number> {
   const match = SIZE.exec(text.trim());
   if (match === null) return fail(`${quote(text)} is not a size (examples: 1024, 500MB, 10GiB)`);
   const [, amount = '', unit = ''] = match;
-  const factor = UNIT_BYTES[unit === '' ? 'b' : unit.toLowerCase()];
+  const key = unit === '' ? 'b' : unit.toLowerCase();
+  // Own keys only: `1constructor` must be an unknown unit, not Object's constructor as a factor.
+  const factor = Object.hasOwn(UNIT_BYTES, key) ? UNIT_BYTES[key] : undefined;
   if (factor === undefined) {
     return fail(`${quote(text)} has an unknown unit ${quote(unit)} (use B, kB, MB, GB, TB, PB, KiB, MiB, GiB, TiB or PiB)`);
   }

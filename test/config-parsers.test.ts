@@ -65,6 +65,8 @@ void describe('parseByteSize and parseCacheMaxSize', () => {
   void it('refuses unknown units, fractions of a byte and garbage', () => {
     assert.match(errors(parseByteSize('10XB')), /unknown unit "XB"/);
     assert.match(errors(parseByteSize('10G')), /unknown unit/);
+    // Found by test/property-config-parsers.test.ts: the unit table is an object literal.
+    assert.match(errors(parseByteSize('1constructor')), /unknown unit "constructor"/);
     assert.match(errors(parseByteSize('1.5')), /whole number of bytes/);
     assert.match(errors(parseByteSize('-1GB')), /not a size/);
     assert.match(errors(parseByteSize('lots')), /not a size/);

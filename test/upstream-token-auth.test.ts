@@ -21,8 +21,11 @@ interface AuthUpstream {
   releaseTokens(): void;
 }
 
-/** A registry that wants `Bearer good`, with its realm at /token (held until released) or at a path that 404s. */
-async function startAuthUpstream(t: TestContext, realmPath: '/token' | '/missing'): Promise<AuthUpstream> {
+/**
+ * A registry that wants `Bearer good`, with its realm at /token (held until released) or at a
+ * path that 404s; `realm`, when given, is sent as the challenge's realm text as is.
+ */
+async function startAuthUpstream(t: TestContext, realmPath: '/token' | '/missing', realm?: string): Promise<AuthUpstream> {
   let tokenRequests = 0;
   let manifestRequests = 0;
   const held: ServerResponse[] = [];
@@ -43,7 +46,7 @@ async function startAuthUpstream(t: TestContext, realmPath: '/token' | '/missing
       manifestRequests += 1;
       if (request.headers.authorization !== 'Bearer good') {
         const { port } = server.address() as AddressInfo;
-        response.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port}${realmPath}",service="auth.test"`, 'content-type': 'application/json' });
+        response.writeHead(401, { 'www-authenticate': `Bearer realm="${realm ?? `http://127.0.0.1:${port}${realmPath}`}",service="auth.test"`, 'content-type': 'application/json' });
         response.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
         return;
       }
@@ -94,6 +97,18 @@ describe('upstream Bearer token flow', () => {
         },
       ],
     });
+  });
+
+  test('a realm that is no URL (realm="http://") is an upstream failure (502), not a crash (found by the property tests)', async (t) => {
+    const upstream = await startAuthUpstream(t, '/token', 'http://');
+    const mirror = await startMirror({ upstreams: [{ registry: 'upstream.test', url: upstream.url }] });
+    t.after(() => mirror.close());
+    const response = await fetch(`${mirror.url}/v2/app/manifests/v1`);
+    assert.equal(response.status, 502);
+    assert.deepEqual(await response.json(), {
+      errors: [{ code: 'UPSTREAM_ERROR', message: 'upstream upstream.test sent a Bearer challenge without a usable realm' }],
+    });
+    assert.equal(upstream.tokenRequests, 0);
   });
 
   test('a pull cancelled while the shared token request runs does not fail the pull waiting on the same token', async (t) => {

@@ -5,7 +5,7 @@ import { OciError } from '../oci/oci-error.js';
 import type { RegistryCredentials } from './registry-client.js';
 import { DEFAULT_TOKEN_LIFETIME_S, TokenCache } from './token-cache.js';
 import { upstreamNetworkError } from './upstream-failure.js';
-import type { AuthChallenge } from './www-authenticate.js';
+import { challengeRealm, type AuthChallenge } from './www-authenticate.js';
 
 export interface BearerTokenAuthOptions {
   readonly registry: string;
@@ -62,11 +62,8 @@ export class BearerTokenAuth {
 
   private async requestToken(challenge: AuthChallenge, repository: string, key: string): Promise<void> {
     const registry = this.options.registry;
-    const realm = challenge.parameters.realm;
-    if (!realm || !/^https?:\/\//.test(realm)) {
-      throw new OciError('UPSTREAM_ERROR', `upstream ${registry} sent a Bearer challenge without a usable realm`);
-    }
-    const url = new URL(realm);
+    const url = challengeRealm(challenge);
+    if (!url) throw new OciError('UPSTREAM_ERROR', `upstream ${registry} sent a Bearer challenge without a usable realm`);
     if (challenge.parameters.service) url.searchParams.set('service', challenge.parameters.service);
     url.searchParams.set('scope', scope(repository));
     const credentials = this.options.credentials;

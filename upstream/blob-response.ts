@@ -14,17 +14,30 @@ export function blobFromResponse(
 ): UpstreamBlob {
   if (response.statusCode === 206) {
     const header: string = response.headers['content-range'] ?? '';
-    const contentRange = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header);
-    if (!contentRange || Number(contentRange[1]) !== offset) {
+    const [, first, last, total] = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header) ?? [];
+    const start = byteCount(first);
+    const end = byteCount(last);
+    const size = byteCount(total);
+    // Numbers from the network: a range that is not inside the size it states is as unusable
+    // as one we did not ask for, and a size past 2^53 would make every later check a lie.
+    if (start !== offset || end === undefined || size === undefined || end < start || end >= size) {
       response.body.destroy();
       throw new OciError('UPSTREAM_ERROR', `${who} answered a range we did not ask for`);
     }
-    return { size: Number(contentRange[3]), offset, stream: response.body };
+    return { size, offset, stream: response.body };
   }
   if (response.statusCode !== 200) {
     response.body.destroy();
     throw onStatus(response.statusCode);
   }
-  const length = response.headers['content-length'];
-  return { ...(length !== undefined ? { size: Number(length) } : {}), offset: 0, stream: response.body };
+  // A length that is no byte count is as good as none: the digest check still decides.
+  const size = byteCount(response.headers['content-length']);
+  return { ...(size !== undefined ? { size } : {}), offset: 0, stream: response.body };
+}
+
+/** A decimal byte count a Number holds exactly, else undefined. */
+function byteCount(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d{1,16}$/.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : undefined;
 }

@@ -23,3 +23,14 @@ export function parseWwwAuthenticate(header: string | string[] | undefined): Aut
   }
   return { scheme, parameters };
 }
+
+/**
+ * The token endpoint a Bearer challenge names, when it is a parseable http(s) URL; undefined
+ * otherwise. A registry's header is network input: `realm="http://"` must be refused here,
+ * not reach `new URL` and throw a TypeError in the middle of a pull.
+ */
+export function challengeRealm(challenge: AuthChallenge): URL | undefined {
+  const realm = challenge.parameters.realm;
+  if (realm === undefined || !/^https?:\/\//.test(realm) || !URL.canParse(realm)) return undefined;
+  return new URL(realm);
+}

@@ -1,0 +1,139 @@
+// The soak's upstream: a pull-only loopback registry that mints new images on demand, so cold
+// pulls keep meeting digests nobody has seen for as long as the soak runs. Minted images are
+// dropped once pulled (and warm ones are a fixed set), so the soak's own memory stays flat and
+// does not blur the server's.
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export const SOAK_REPOSITORY = 'soak/app';
+const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+
+export interface SoakBlob {
+  readonly digest: string;
+  readonly size: number;
+}
+
+export interface SoakImage {
+  readonly tag: string;
+  readonly manifestDigest: string;
+  /** Config first, then layers: what a pull fetches after the manifest. */
+  readonly blobs: readonly SoakBlob[];
+}
+
+function digestOf(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+export class SoakUpstream {
+  private readonly blobs = new Map<string, Buffer>();
+  private readonly manifests = new Map<string, Buffer>();
+  private readonly tags = new Map<string, string>();
+  private readonly sockets = new Set<Socket>();
+  private server: Server | undefined;
+  private minted = 0;
+  blobGets = 0;
+  url = '';
+
+  /** A new image: a small config and `layerSizes` random layers, all of them new digests. */
+  mint(layerSizes: readonly number[]): SoakImage {
+    this.minted += 1;
+    const tag = `v${this.minted}`;
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', soak: this.minted, nonce: randomBytes(8).toString('hex') }));
+    const layers = layerSizes.map((size) => randomBytes(size));
+    const add = (bytes: Buffer): SoakBlob => {
+      const digest = digestOf(bytes);
+      this.blobs.set(digest, bytes);
+      return { digest, size: bytes.length };
+    };
+    const blobs = [add(config), ...layers.map(add)];
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MANIFEST_TYPE,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: blobs[0]?.digest, size: blobs[0]?.size },
+        layers: blobs.slice(1).map((blob) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: blob.digest, size: blob.size })),
+      }),
+    );
+    const manifestDigest = digestOf(manifest);
+    this.manifests.set(manifestDigest, manifest);
+    this.tags.set(tag, manifestDigest);
+    return { tag, manifestDigest, blobs };
+  }
+
+  /** Forgets an image's content: it was pulled once and is in the mirror's cache now. */
+  drop(image: SoakImage): void {
+    this.tags.delete(image.tag);
+    this.manifests.delete(image.manifestDigest);
+    for (const blob of image.blobs) this.blobs.delete(blob.digest);
+  }
+
+  /** Bytes held for blobs and manifests (the soak checks its own footprint stays bounded). */
+  heldBytes(): number {
+    let total = 0;
+    for (const bytes of this.blobs.values()) total += bytes.length;
+    for (const bytes of this.manifests.values()) total += bytes.length;
+    return total;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((request, response) => this.handle(request, response));
+    server.keepAliveTimeout = 30_000;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.server = server;
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private handle(request: IncomingMessage, response: ServerResponse): void {
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/v2/' || path === '/v2') {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{}');
+      return;
+    }
+    const match = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(path);
+    const [, , kind, reference = ''] = match ?? [];
+    if (kind === 'manifests') {
+      const digest = reference.startsWith('sha256:') ? reference : this.tags.get(reference);
+      const body = digest ? this.manifests.get(digest) : undefined;
+      if (!digest || !body) return notFound(response, 'MANIFEST_UNKNOWN');
+      response.writeHead(200, { 'content-type': MANIFEST_TYPE, 'content-length': body.length, 'docker-content-digest': digest });
+      response.end(request.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    const blob = kind === 'blobs' ? this.blobs.get(reference) : undefined;
+    if (!blob) return notFound(response, 'BLOB_UNKNOWN');
+    const rangeMatch = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+    const start = Math.min(rangeMatch ? Number(rangeMatch[1]) : 0, blob.length);
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/octet-stream',
+      'content-length': blob.length - start,
+      'docker-content-digest': reference,
+    };
+    if (rangeMatch) headers['content-range'] = `bytes ${start}-${blob.length - 1}/${blob.length}`;
+    response.writeHead(rangeMatch ? 206 : 200, headers);
+    if (request.method === 'HEAD') {
+      response.end();
+      return;
+    }
+    this.blobGets += 1;
+    response.end(blob.subarray(start));
+  }
+}
+
+function notFound(response: ServerResponse, code: string): void {
+  response.writeHead(404, { 'content-type': 'application/json' });
+  response.end(JSON.stringify({ errors: [{ code, message: 'not here' }] }));
+}
