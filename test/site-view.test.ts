@@ -81,7 +81,8 @@ describe('site view on a keyed site', () => {
     // The owners of the layers fetched them for node 1 and hold them too: the view says who holds what.
     const heldElsewhere = (shown.members['node-2']?.heldLayers ?? 0) + (shown.members['node-3']?.heldLayers ?? 0);
     for (const id of ['node-2', 'node-3']) {
-      const holds = await Promise.all(image.layers.map((digest) => site.nodes.find((node) => node.id === id)?.holds('team/web', digest)));
+      const node = site.nodes.find((entry) => entry.id === id) ?? assert.fail(`no ${id}`);
+      const holds = await Promise.all(image.layers.map((digest) => node.holds('team/web', digest)));
       assert.equal(shown.members[id]?.heldLayers, holds.filter(Boolean).length, `${id}: the view agrees with the member's own answers`);
     }
     assert.ok(heldElsewhere <= 3);
