@@ -50,6 +50,8 @@ import { edgepierVersion } from './version.js';
 
 /** How long a blob miss waits for the LAN to name holders before going on. */
 const HOLDER_LOOKUP_MS = 150;
+/** The least a member is given to answer a site-view question (a dead one shows as down after it). */
+const SITE_SUMMARY_MIN_TIMEOUT_MS = 2_000;
 
 export interface EdgePierNodeOverrides {
   /** Replaces mDNS/static discovery (in-process multi-node tests use a MemoryLan). */
@@ -219,7 +221,8 @@ export class EdgePierNode {
         fetchSiteSummary: (peer, holds, signal) => this.requireSiteClient().fetchSiteSummary(peer, holds, signal),
         requestPrefetch: (peer, request, signal) => this.requireSiteClient().requestPrefetch(peer, request, signal),
       },
-      timeoutMs: config.peerTimeout,
+      // Not a pull's hot path: a busy member gets longer than --peer-timeout to answer.
+      timeoutMs: Math.max(config.peerTimeout, SITE_SUMMARY_MIN_TIMEOUT_MS),
       prefetchHere: (image, pin) => prefetches.start(image, pin),
     });
     const allow = new ClientAllowList(config.clientAllow);
@@ -263,8 +266,8 @@ export class EdgePierNode {
     this.peerAgent = peerAgent;
     this.siteClient = new PeerClient({
       nodeId: this.nodeId,
-      peerTimeoutMs: config.peerTimeout,
-      ownerFetchTimeoutMs: config.peerTimeout,
+      peerTimeoutMs: Math.max(config.peerTimeout, SITE_SUMMARY_MIN_TIMEOUT_MS),
+      ownerFetchTimeoutMs: Math.max(config.peerTimeout, SITE_SUMMARY_MIN_TIMEOUT_MS),
       logger,
       ...(peerAgent ? { httpsAgent: peerAgent } : {}),
     });

@@ -96,8 +96,11 @@ function downloadsTable(snapshot: SiteSnapshot): string {
   return `<table id="downloads"><thead><tr><th>member</th><th>digest</th><th>from</th><th>progress</th><th class="num">received</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
-/** The site page: every member, the images being pulled with a bar per member, downloads in flight. Refreshes every 2 s. */
-export function renderSitePage(snapshot: SiteSnapshot): string {
+/**
+ * The site page: every member, the images being pulled with a bar per member, downloads in
+ * flight. The browser reloads it every `refreshSeconds` (0: never), so a rollout moves on screen.
+ */
+export function renderSitePage(snapshot: SiteSnapshot, refreshSeconds = 2): string {
   const up = snapshot.members.filter((member) => member.state === 'up').length;
   const images =
     snapshot.images.length === 0
@@ -105,7 +108,7 @@ export function renderSitePage(snapshot: SiteSnapshot): string {
       : `<p class="legend"><span class="held"></span>held<span class="arriving"></span>arriving</p>${snapshot.images.map((image, index) => imageBlock(image, snapshot.members, index)).join('')}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta http-equiv="refresh" content="2"><title>EdgePier site · ${escapeHtml(snapshot.self)}</title><style>${STYLE}</style></head>
+${refreshSeconds > 0 ? `<meta http-equiv="refresh" content="${refreshSeconds}">` : ''}<title>EdgePier site · ${escapeHtml(snapshot.self)}</title><style>${STYLE}</style></head>
 <body>
 <h1>EdgePier site: <span id="members-up">${up}</span> of ${snapshot.members.length} members up</h1>
 <p class="sub">seen from <code>${escapeHtml(snapshot.self)}</code> at ${escapeHtml(snapshot.gatheredAt)} · <a href="/">this node</a> · <a href="/site.json">site.json</a>${snapshot.notAsked > 0 ? ` · ${snapshot.notAsked} more members not asked` : ''}</p>

@@ -24,7 +24,9 @@ export function registerSiteRoutes(router: Router<EdgePierState>, site: SiteView
     ctx.set('Content-Security-Policy', STATUS_PAGE_CSP);
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderSitePage(snapshot);
+    // ?refresh=0 stops the reloading (to read or copy in peace), up to 60 s between reloads.
+    const asked = typeof ctx.query.refresh === 'string' && /^\d{1,2}$/.test(ctx.query.refresh) ? Number(ctx.query.refresh) : 2;
+    ctx.body = renderSitePage(snapshot, Math.min(asked, 60));
   });
   router.post('/site/prefetch', async (ctx) => {
     const image = typeof ctx.query.image === 'string' ? ctx.query.image : '';

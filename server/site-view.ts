@@ -88,8 +88,13 @@ export class SiteView {
     const images = mergeImages([selfNow, ...answers.flatMap((answer) => (answer.summary ? [answer.summary] : []))]);
     const allHolds = layerDigests(images);
     if (allHolds.some((digest) => !firstHolds.includes(digest))) {
+      // Only those that answered: a member that did not is down, and costs one timeout, not two.
       selfNow = await this.options.selfSummary(allHolds);
-      answers = await this.askAll(asked, allHolds);
+      const again = await this.askAll(
+        asked.filter((peer) => answers.some((answer) => answer.id === peer.id && answer.summary)),
+        allHolds,
+      );
+      answers = answers.map((answer) => again.find((entry) => entry.id === answer.id) ?? answer);
     }
     const liveIds = new Set(live.map((peer) => peer.id));
     const members: SiteMember[] = [

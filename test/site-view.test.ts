@@ -135,8 +135,8 @@ describe('site view on a keyed site', () => {
     const ghostEntry = view.members.find((entry) => entry.id === 'node-silent') ?? assert.fail('listed');
     assert.equal(ghostEntry.state, 'down');
     assert.match(ghostEntry.problem ?? '', /no summary/);
-    // Peer timeout 500 ms, at most two rounds: well under the 3 s a hang would be noticed by.
-    assert.ok(elapsed < 3_000, `answered in ${elapsed} ms`);
+    // A member gets 2 s per question, and one that did not answer is not asked twice.
+    assert.ok(elapsed < 4_000, `answered in ${elapsed} ms`);
     assert.equal(view.members.filter((entry) => entry.state === 'up').length, 3);
   });
 
