@@ -37,6 +37,11 @@ import { flagCheck, writableDirectoryCheck } from '../server/health.js';
 import { CacheUsageSampler } from '../server/metrics-cache-usage.js';
 import { PrometheusMetrics, type ListenerName } from '../server/metrics-prometheus.js';
 import { StatusBoard } from '../server/status-board.js';
+import { MemberSummaryBuilder } from '../server/site-member-summary.js';
+import { SitePrefetchJobs } from '../server/site-prefetch-jobs.js';
+import { SiteView } from '../server/site-view.js';
+import { formatImageReference, parseImageReference } from './commands/image-reference.js';
+import { prefetchImage } from './commands/prefetch-image.js';
 import { GotRegistryClient } from '../upstream/got-registry-client.js';
 import { loadUpstreamTrust } from '../upstream/upstream-trust.js';
 import { startTransparentProxy } from '../transparent/start-transparent-proxy.js';
@@ -46,6 +51,8 @@ import { edgepierVersion } from './version.js';
 
 /** How long a blob miss waits for the LAN to name holders before going on. */
 const HOLDER_LOOKUP_MS = 150;
+/** The least a member is given to answer a site-view question (a dead one shows as down after it). */
+const SITE_SUMMARY_MIN_TIMEOUT_MS = 2_000;
 
 export interface EdgePierNodeOverrides {
   /** Replaces mDNS/static discovery (in-process multi-node tests use a MemoryLan). */
@@ -79,6 +86,8 @@ export class EdgePierNode {
   });
   private usage: CacheUsageSampler | undefined;
   private peerAgent: HttpsAgent | undefined;
+  /** Asks members for their site summaries and to prefetch (the site view). */
+  private siteClient: PeerClient | undefined;
 
   constructor(
     private readonly config: EdgePierConfig,
@@ -186,8 +195,39 @@ export class EdgePierNode {
       flagCheck('discovery', () => this.discoveryStarted, 'peer discovery has not started'),
       ...(config.proxyListen ? [flagCheck('proxy', () => this.proxy !== undefined, 'the transparent proxy is not accepting connections')] : []),
     ];
+    const mirror = this.mirror;
+    const summaries = new MemberSummaryBuilder({
+      board: status,
+      metrics: () => this.metrics.snapshot(),
+      downloads: () => mirror.downloadsInFlight(),
+      store,
+      prefetches: () => prefetches.list(),
+    });
+    // A site prefetch pulls through this node's own client API, exactly as a runtime would:
+    // local cache, then the digest's owner or a holder, then upstream once for the site.
+    const prefetches = new SitePrefetchJobs({
+      normalise: (text) => formatImageReference(parseImageReference(text)),
+      run: async ({ image, pin }, progress) => {
+        await prefetchImage({ image: parseImageReference(image), mirror: this.loopbackUrl(), progress, ...(pin ? { pins: new PinFile(config.cacheDir) } : {}) });
+      },
+      logger: logger.child({ component: 'site-prefetch' }),
+    });
+    const siteView = new SiteView({
+      keyed: siteKey !== undefined,
+      selfId: () => this.nodeId,
+      selfSummary: (holds) => summaries.build(holds),
+      livePeers: () => this.discovery?.peers() ?? [],
+      knownPeers: () => status.knownPeers(),
+      client: {
+        fetchSiteSummary: (peer, holds, signal) => this.requireSiteClient().fetchSiteSummary(peer, holds, signal),
+        requestPrefetch: (peer, request, signal) => this.requireSiteClient().requestPrefetch(peer, request, signal),
+      },
+      // Not a pull's hot path: a busy member gets longer than --peer-timeout to answer.
+      timeoutMs: Math.max(config.peerTimeout, SITE_SUMMARY_MIN_TIMEOUT_MS),
+      prefetchHere: (image, pin) => prefetches.start(image, pin),
+    });
     const allow = new ClientAllowList(config.clientAllow);
-    const app = createApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, metrics: this.metrics, status, readiness, allow });
+    const app = createApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, metrics: this.metrics, status, readiness, allow, site: siteView });
     const limits = (listener: ListenerName): ListenerLimits => ({
       sendTimeoutMs: config.sendTimeout,
       idleTimeoutMs: config.idleTimeout,
@@ -197,7 +237,15 @@ export class EdgePierNode {
     });
     this.server = new HttpServer(app, logger.child({ component: 'server' }), limits('client'));
     this.address = await this.server.listen(config.listen.host, config.listen.port);
-    const peerApp = createPeerApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, siteKey, metrics: this.metrics });
+    const peerApp = createPeerApp({
+      mirror: this.mirror,
+      router,
+      logger,
+      nodeId: this.nodeId,
+      siteKey,
+      metrics: this.metrics,
+      site: { summary: (holds) => summaries.build(holds), prefetch: (image, pin) => prefetches.start(image, pin) },
+    });
     this.peerServer = new PeerServer(peerApp, logger.child({ component: 'peer-server' }), siteKey ? peerTlsServerOptions(siteKey) : undefined, limits('peer'));
     this.peerAddress = await this.peerServer.listen(config.peerListen.host, config.peerListen.port);
     this.listening = true;
@@ -224,6 +272,13 @@ export class EdgePierNode {
 
     const peerAgent = siteKey ? peerHttpsAgent(siteKey, this.nodeId) : undefined;
     this.peerAgent = peerAgent;
+    this.siteClient = new PeerClient({
+      nodeId: this.nodeId,
+      peerTimeoutMs: Math.max(config.peerTimeout, SITE_SUMMARY_MIN_TIMEOUT_MS),
+      ownerFetchTimeoutMs: Math.max(config.peerTimeout, SITE_SUMMARY_MIN_TIMEOUT_MS),
+      logger,
+      ...(peerAgent ? { httpsAgent: peerAgent } : {}),
+    });
     this.discovery = this.createDiscovery(this.peerAddress.port, logger.child({ component: 'discovery' }), siteKey, peerAgent);
     site.attach(
       new SitePeers({
@@ -273,6 +328,20 @@ export class EdgePierNode {
     await this.cacheStore?.close();
     this.server = undefined;
     this.discovery = undefined;
+  }
+
+  private requireSiteClient(): PeerClient {
+    if (!this.siteClient) throw new Error('the node is still starting');
+    return this.siteClient;
+  }
+
+  /** This node's client API as a local process reaches it (a wildcard listen is reached on loopback). */
+  private loopbackUrl(): string {
+    if (!this.address) throw new Error('node is not started');
+    const { address, family, port } = this.address;
+    if (address === '0.0.0.0') return `http://127.0.0.1:${port}`;
+    if (address === '::') return `http://[::1]:${port}`;
+    return formatUrl('http', { address, family, port });
   }
 
   private cacheUsage(): CacheUsageSampler {

@@ -16,6 +16,7 @@ import { ensurePrivateDirectory } from '../cache/private-directory.js';
 import { PRIVATE_FILE_COMMANDS, restrictNewFileModes } from './private-file-modes.js';
 import { exitQuietlyOnBrokenPipe } from './quiet-epipe.js';
 import { edgepierVersion } from './version.js';
+import { shutdownSignal } from './shutdown-signal.js';
 
 const USAGE = `usage: edgepier <command> [options]
 
@@ -87,11 +88,8 @@ async function serve(args: string[]): Promise<number> {
   if (!result.ok) return 2;
   const logger = createLogger(result.config.logLevel);
   const node = new EdgePierNode(result.config, logger);
-  // Listening before start() returns: a SIGTERM in that window must still close gracefully.
-  const stopped = new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  // Installed before listening: a SIGTERM while start() runs must still close gracefully.
+  const stopped = shutdownSignal((signal) => logger.warn({ signal }, 'already shutting down (in-flight responses get a few seconds)'));
   try {
     const cache = await ensurePrivateDirectory(result.config.cacheDir);
     if (cache.tightenedFrom !== undefined) {

@@ -4,7 +4,7 @@ import type { Digest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
 import { BlobDownload } from './blob-download.js';
 import type { BlobSource } from './blob-source.js';
-import type { BlobHandle, BlobRedirect, ContentSource } from './mirror-results.js';
+import type { BlobHandle, BlobRedirect, ContentSource, InflightDownload } from './mirror-results.js';
 import type { PrivateContent } from './private-content.js';
 import type { HoldingsListener, PeerSourceOptions, PeerSourceProvider, RelayRole } from './peer-source-provider.js';
 import type { RegistryRoute } from './registry-router.js';
@@ -41,6 +41,13 @@ export class BlobMirror {
   /** Downloads currently running, by digest (for metrics and status). */
   get activeDownloads(): number {
     return this.downloads.size;
+  }
+
+  /** The running downloads with their progress, for the site view. */
+  downloadsInFlight(): InflightDownload[] {
+    return [...this.downloads.values()]
+      .filter((download) => !download.isFailed && !download.isCommitted)
+      .map((download) => ({ digest: download.digest, receivedBytes: download.bytesWritten, sizeBytes: download.size ?? null, from: download.source }));
   }
 
   async openBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<BlobHandle | BlobRedirect> {

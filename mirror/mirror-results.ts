@@ -31,3 +31,13 @@ export interface ManifestResult {
   /** For a stale tag a site member resolved: that member's id. */
   readonly answeredBy?: string;
 }
+
+/** One running download as the site view shows it. */
+export interface InflightDownload {
+  readonly digest: string;
+  readonly receivedBytes: number;
+  /** null until a source has announced the size. */
+  readonly sizeBytes: number | null;
+  /** `upstream` or `peer <id>`: where the bytes are coming from now. */
+  readonly from: string;
+}

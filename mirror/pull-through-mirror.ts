@@ -7,7 +7,7 @@ import type { Digest } from '../oci/digest.js';
 import type { ManifestReference } from '../oci/parse-request-path.js';
 import { BlobMirror } from './blob-mirror.js';
 import { ManifestMirror } from './manifest-mirror.js';
-import type { BlobHandle, BlobRedirect, ContentSource, ManifestResult } from './mirror-results.js';
+import type { BlobHandle, BlobRedirect, ContentSource, InflightDownload, ManifestResult } from './mirror-results.js';
 import type { PrivateContent } from './private-content.js';
 import type { HoldingsListener, PeerSourceProvider } from './peer-source-provider.js';
 import type { RegistryRoute } from './registry-router.js';
@@ -55,6 +55,11 @@ export class PullThroughMirror {
   /** Downloads currently running, by digest (for metrics and status). */
   get activeDownloads(): number {
     return this.blobs.activeDownloads;
+  }
+
+  /** The running downloads with their progress (site view). */
+  downloadsInFlight(): InflightDownload[] {
+    return this.blobs.downloadsInFlight();
   }
 
   openBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<BlobHandle | BlobRedirect> {

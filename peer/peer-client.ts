@@ -10,6 +10,7 @@ import type { UpstreamBlob } from '../upstream/registry-client.js';
 import { coalesced } from './coalesced-stream.js';
 import { PEER_HEADER } from '../discovery/node-headers.js';
 import { OWNER_FETCH_HEADER, peerPath, RESOLVED_AT_HEADER } from './peer-protocol.js';
+import { parseMemberSummary, SITE_PREFETCH_PATH, SITE_SUMMARY_PATH, SUMMARY_LIMITS, type MemberSummary } from './site-summary.js';
 
 export interface PeerManifest {
   readonly body: Buffer;
@@ -76,6 +77,36 @@ export class PeerClient {
     return Array.isArray(parsed.tags) ? parsed.tags.filter((tag): tag is string => typeof tag === 'string' && TAG_PATTERN.test(tag)) : [];
   }
 
+  /**
+   * A member's site-view summary, and which of `holds` it has. Every phase is bounded by
+   * the peer timeout and the answer by SUMMARY_LIMITS.bytes, so a dead or babbling member
+   * costs one timeout and shows as down.
+   */
+  async fetchSiteSummary(peer: Peer, holds: readonly string[], signal: AbortSignal): Promise<MemberSummary> {
+    const asked = holds.slice(0, SUMMARY_LIMITS.holdsQuery);
+    const path = asked.length > 0 ? `${SITE_SUMMARY_PATH}?holds=${asked.join(',')}` : SITE_SUMMARY_PATH;
+    const response = await this.open(peer, path, { [PEER_HEADER]: this.options.nodeId, accept: 'application/json' }, { ownerFetch: false, signal });
+    const body = await readSmallAnswer(peer, response, SUMMARY_LIMITS.bytes, 'site summary');
+    return parseMemberSummary(JSON.parse(body.toString('utf8')) as unknown, peer.id);
+  }
+
+  /** Asks a member to prefetch `image` (it answers 202 once the job is queued). */
+  async requestPrefetch(peer: Peer, request: { image: string; pin: boolean }, signal: AbortSignal): Promise<void> {
+    const query = `image=${encodeURIComponent(request.image)}${request.pin ? '&pin=1' : ''}`;
+    const response = await openHttpStream(`${peer.url}${SITE_PREFETCH_PATH}?${query}`, {
+      method: 'POST',
+      body: '',
+      headers: { [PEER_HEADER]: this.options.nodeId, accept: 'application/json' },
+      timeouts: { connectMs: this.options.peerTimeoutMs, responseMs: this.options.peerTimeoutMs, idleMs: this.options.peerTimeoutMs },
+      signal,
+      httpsAgent: this.options.httpsAgent,
+    });
+    const answer = await readCapped(response.body, 4096);
+    if (response.statusCode !== 202) {
+      throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} refused the prefetch: HTTP ${response.statusCode} ${answer.toString('utf8').slice(0, 300)}`);
+    }
+  }
+
   private open(
     peer: Peer,
     path: string,
@@ -101,13 +132,20 @@ async function readSmallAnswer(peer: Peer, response: HttpStreamResponse, limit: 
     response.body.destroy();
     throw peerStatusError(peer, response.statusCode);
   }
+  const body = await readCapped(response.body, limit);
+  if (body.length > limit) throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} sent an oversized ${what}`);
+  return body;
+}
+
+/** Reads at most `limit` bytes; one more than the limit means "oversized", and the rest is not read. */
+async function readCapped(body: HttpStreamResponse['body'], limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of response.body) {
+  for await (const chunk of body) {
     total += (chunk as Buffer).length;
     if (total > limit) {
-      response.body.destroy();
-      throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} sent an oversized ${what}`);
+      body.destroy();
+      return Buffer.concat([...chunks, chunk as Buffer]).subarray(0, limit + 1);
     }
     chunks.push(chunk as Buffer);
   }

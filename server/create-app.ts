@@ -14,6 +14,8 @@ import { registerMetricsRoute } from './metrics-route.js';
 import { requestLogMiddleware } from './request-log-middleware.js';
 import type { StatusBoard } from './status-board.js';
 import { registerStatusRoutes } from './status-routes.js';
+import { registerSiteRoutes } from './site-routes.js';
+import type { SiteView } from './site-view.js';
 
 export interface AppDependencies {
   readonly mirror: PullThroughMirror;
@@ -26,6 +28,8 @@ export interface AppDependencies {
   readonly status?: StatusBoard;
   /** Serves `/healthz` and `/readyz` (ready when every check passes). */
   readonly readiness?: readonly ReadinessCheck[];
+  /** Serves `/site`, `/site.json` and `POST /site/prefetch`. */
+  readonly site?: SiteView;
   /** Who may use this API; unset: anyone who can connect (tests on loopback). */
   readonly allow?: ClientAllowList;
 }
@@ -54,6 +58,7 @@ export function createApp(deps: AppDependencies): Koa<EdgePierState> {
   if (deps.readiness) registerHealthRoutes(router, deps.readiness);
   if (deps.metrics) registerMetricsRoute(router, deps.metrics);
   if (deps.status) registerStatusRoutes(router, deps.status);
+  if (deps.site) registerSiteRoutes(router, deps.site);
   app.use(router.routes());
   app.use(noSuchEndpoint);
   // Koa logs errors on its own when nobody listens; ours are logged above already.

@@ -60,6 +60,7 @@ export class PrometheusMetrics implements Metrics {
     evictedBytes: 0,
     upstreamRequests: 0,
     upstreamErrors: 0,
+    upstreamBytes: 0,
   };
 
   constructor(options: PrometheusMetricsOptions = {}) {
@@ -249,6 +250,7 @@ export class PrometheusMetrics implements Metrics {
 
   upstreamBytes(registry: string, bytes: number): void {
     this.upstreamBytesTotal.inc({ registry }, bytes);
+    this.totals.upstreamBytes += bytes;
   }
 
   proxyConnect(outcome: ProxyConnectOutcome): void {
@@ -273,6 +275,7 @@ export class PrometheusMetrics implements Metrics {
       evictedBytes: this.totals.evictedBytes,
       upstreamRequests: this.totals.upstreamRequests,
       upstreamErrors: this.totals.upstreamErrors,
+      upstreamBytes: this.totals.upstreamBytes,
     };
   }
 }

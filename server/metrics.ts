@@ -26,4 +26,6 @@ export interface MetricsSnapshot {
   readonly evictedBytes: number;
   readonly upstreamRequests: number;
   readonly upstreamErrors: number;
+  /** Body bytes received from upstream registries (the WAN bytes), every registry together. */
+  readonly upstreamBytes: number;
 }

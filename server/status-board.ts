@@ -4,8 +4,10 @@ import type { CacheUsage } from './metrics-cache-usage.js';
 import type { MetricsSnapshot } from './metrics.js';
 import type { ServedRequest } from './metrics-served-request.js';
 import { PeerStates } from './status-peers.js';
+import { RecentManifests, type RecentManifest } from './recent-manifests.js';
 import { RecentPulls } from './status-recent-pulls.js';
 import type { StatusSnapshot } from './status-snapshot.js';
+import type { PeerStatus } from './status-peers.js';
 
 export interface StatusBoardOptions {
   readonly nodeId: () => string;
@@ -21,6 +23,7 @@ export interface StatusBoardOptions {
 export class StatusBoard {
   private readonly pulls: RecentPulls;
   private readonly peers: PeerStates;
+  private readonly manifests = new RecentManifests();
   private readonly startedAt: number;
 
   constructor(private readonly options: StatusBoardOptions) {
@@ -31,6 +34,17 @@ export class StatusBoard {
 
   requestServed(request: ServedRequest): void {
     this.pulls.record(request);
+    this.manifests.record(request);
+  }
+
+  /** Manifests local clients pulled lately, newest first (the site view's images). */
+  recentManifests(): RecentManifest[] {
+    return this.manifests.list();
+  }
+
+  /** Every peer seen, up or down: the site view lists down members too. */
+  knownPeers(): PeerStatus[] {
+    return this.peers.list();
   }
 
   peerChanged(peer: Peer, state: 'up' | 'down'): void {

@@ -104,7 +104,7 @@ export function renderStatusPage(snapshot: StatusSnapshot): string {
 <meta http-equiv="refresh" content="5"><title>EdgePier · ${escapeHtml(snapshot.node.id)}</title><style>${STYLE}</style></head>
 <body>
 <h1>EdgePier node <code id="node-id">${escapeHtml(snapshot.node.id)}</code></h1>
-<p class="sub">up ${escapeHtml(formatDuration(snapshot.node.uptimeSeconds))} · started ${escapeHtml(snapshot.node.startedAt)} · <a href="/status.json">status.json</a> · <a href="/metrics">metrics</a></p>
+<p class="sub">up ${escapeHtml(formatDuration(snapshot.node.uptimeSeconds))} · started ${escapeHtml(snapshot.node.startedAt)} · <a href="/site">the site</a> · <a href="/status.json">status.json</a> · <a href="/metrics">metrics</a></p>
 <div class="cards">
 ${card('cache used', used, 'cache-used')}
 ${card('blobs cached', String(cache.blobs), 'cache-blobs')}

@@ -26,8 +26,10 @@ export interface HttpStreamTimeouts {
 export function openHttpStream(
   url: string,
   options: {
-    method: 'GET' | 'HEAD';
+    method: 'GET' | 'HEAD' | 'POST';
     headers: Record<string, string>;
+    /** A POST's whole body (the site's small member requests); GET and HEAD have none. */
+    body?: string;
     timeouts: HttpStreamTimeouts;
     signal?: AbortSignal | undefined;
     /** Carries the upstream trust store (upstream-trust.ts); Node's default agent otherwise. */
@@ -38,6 +40,7 @@ export function openHttpStream(
   return new Promise((resolve, reject) => {
     const request = got.stream(url, {
       method: options.method,
+      ...(options.body !== undefined ? { body: options.body } : {}),
       headers: { ...options.headers, 'accept-encoding': 'identity', 'user-agent': 'edgepier' },
       decompress: false,
       throwHttpErrors: false,

@@ -7,6 +7,9 @@ import { formatImageReference, type ImageReference } from './image-reference.js'
 import type { ProgressReporter } from './progress-reporter.js';
 import { fetchFromNode } from './node-fetch.js';
 
+/** What prefetch reports as it goes: a terminal's bar, or a site prefetch job's counters. */
+export type PrefetchProgress = Pick<ProgressReporter, 'start' | 'advance' | 'blobDone' | 'finish'>;
+
 /** `os/arch[/variant]`, as docker's --platform. */
 export interface Platform {
   readonly os: string;
@@ -21,7 +24,7 @@ export interface PrefetchOptions {
   readonly platform?: Platform;
   /** Set with --pin: the image's digests are pinned before its blobs are fetched. */
   readonly pins?: PinFile;
-  readonly progress: ProgressReporter;
+  readonly progress: PrefetchProgress;
   /** Blobs fetched at once (docker pulls three layers at a time). */
   readonly concurrency?: number;
   /** A blob download that receives nothing for this long is given up. */

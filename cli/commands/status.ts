@@ -5,6 +5,8 @@ import type { StatusSnapshot } from '../../server/status-snapshot.js';
 import { parseCommandArgs, UsageError } from './command-args.js';
 import { fetchFromNode } from './node-fetch.js';
 import { loadNodeSettings } from './node-settings.js';
+import type { SiteSnapshot } from '../../server/site-view.js';
+import { renderSiteText } from './site-status-text.js';
 
 const SOURCES = ['cache', 'inflight', 'peer', 'upstream'] as const;
 
@@ -14,6 +16,9 @@ Shows a running node's peers, cache use, hit ratio and recent pulls (from URL/st
   --url URL   the node to ask (default: this host's node, from the same --listen,
               EDGEPIER_LISTEN or --config as serve)
   --json      print the raw status JSON
+  --site      the whole site instead of one node: every member up or down, what each
+              holds of the images being pulled, downloads in flight (from URL/site.json;
+              a keyed site only: on an open site members do not exchange summaries)
   --wait DURATION  first wait until the node is ready (/readyz), at most DURATION (60s);
               fails if it is not (the systemd unit's readiness check)`;
 
@@ -32,9 +37,10 @@ export async function statusCommand(argv: readonly string[], io: StatusCommandIo
   }
   let endpoint: URL;
   let json: boolean;
+  let site: boolean;
   let waitMs: number | undefined;
   try {
-    const args = parseCommandArgs(argv, { values: ['--url', '--wait'], switches: ['--json'] });
+    const args = parseCommandArgs(argv, { values: ['--url', '--wait'], switches: ['--json', '--site'] });
     const wait = args.values.get('--wait');
     if (wait !== undefined) {
       const parsed = parseDuration(wait, { minMs: 1 });
@@ -43,7 +49,8 @@ export async function statusCommand(argv: readonly string[], io: StatusCommandIo
     }
     if (args.positionals.length > 0) throw new UsageError(`unexpected argument '${args.positionals[0] ?? ''}'`);
     json = args.switches.has('--json');
-    endpoint = new URL('/status.json', loadNodeSettings(args, { env: io.env ?? process.env }, { flag: '--url', value: args.values.get('--url') }).url);
+    site = args.switches.has('--site');
+    endpoint = new URL(site ? '/site.json' : '/status.json', loadNodeSettings(args, { env: io.env ?? process.env }, { flag: '--url', value: args.values.get('--url') }).url);
   } catch (error) {
     io.err(`edgepier status: ${error instanceof Error ? error.message : String(error)}\n${STATUS_USAGE}\n`);
     return 2;
@@ -57,7 +64,8 @@ export async function statusCommand(argv: readonly string[], io: StatusCommandIo
   }
   let body: string;
   try {
-    const response = await fetchFromNode(endpoint, { signal: AbortSignal.timeout(5_000) }, io.fetch);
+    // The site view waits on members (each bounded by the node's peer timeout, two rounds).
+    const response = await fetchFromNode(endpoint, { signal: AbortSignal.timeout(site ? 30_000 : 5_000) }, io.fetch);
     body = await response.text();
     if (!response.ok) {
       io.err(`edgepier status: ${endpoint.href} answered ${response.status}\n`);
@@ -71,7 +79,7 @@ export async function statusCommand(argv: readonly string[], io: StatusCommandIo
     io.out(body.endsWith('\n') ? body : `${body}\n`);
     return 0;
   }
-  io.out(renderStatusText(JSON.parse(body) as StatusSnapshot));
+  io.out(site ? renderSiteText(JSON.parse(body) as SiteSnapshot) : renderStatusText(JSON.parse(body) as StatusSnapshot));
   return 0;
 }
 
