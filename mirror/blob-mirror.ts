@@ -4,6 +4,8 @@ import type { Digest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
 import { BlobDownload } from './blob-download.js';
 import type { BlobSource } from './blob-source.js';
+import type { DescriptorSizes } from './descriptor-sizes.js';
+import type { SourcePace } from './source-pace.js';
 import type { BlobHandle, BlobRedirect, ContentSource } from './mirror-results.js';
 import type { PrivateContent } from './private-content.js';
 import type { HoldingsListener, PeerSourceOptions, PeerSourceProvider } from './peer-source-provider.js';
@@ -18,6 +20,10 @@ export interface BlobMirrorOptions {
   readonly peerMode?: 'proxy' | 'redirect';
   readonly holdings?: HoldingsListener;
   readonly privateContent?: PrivateContent;
+  /** Sizes manifests declared, so a download knows its size before the first byte. */
+  readonly sizes?: DescriptorSizes;
+  /** How fast a source must deliver (stall, floor, hedge); defaults in source-pace.ts. */
+  readonly pace?: SourcePace;
 }
 
 /**
@@ -124,7 +130,12 @@ export class BlobMirror {
     const peerSources = this.options.peers ? await this.options.peers.blobSources(route, digest, options) : [];
     const sources: BlobSource[] = [...peerSources, upstreamSource(route, digest)];
     const writer = await this.options.store.createWriter(digest);
-    const download = new BlobDownload(writer, sources, this.options.logger);
+    const expectedSize = this.options.sizes?.sizeOf(digest.value);
+    const download = new BlobDownload(writer, sources, this.options.logger, {
+      ...(expectedSize !== undefined ? { expectedSize } : {}),
+      ...(this.options.pace ? { pace: this.options.pace } : {}),
+      reopen: () => this.options.store.createWriter(digest),
+    });
     // Replaces a failed download whose cleanup has not run yet; that cleanup only removes its own entry.
     this.downloads.set(digest.value, download);
     const started = Date.now();

@@ -101,6 +101,11 @@ async function readSmallAnswer(peer: Peer, response: HttpStreamResponse, limit: 
     response.body.destroy();
     throw peerStatusError(peer, response.statusCode);
   }
+  // A length past the cap is refused before a byte is read.
+  if (Number(response.headers['content-length'] ?? 0) > limit) {
+    response.body.destroy();
+    throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} announced an oversized ${what}`);
+  }
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of response.body) {

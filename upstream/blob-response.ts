@@ -25,6 +25,8 @@ export function blobFromResponse(
     response.body.destroy();
     throw onStatus(response.statusCode);
   }
+  // Only a plain decimal length is a size; anything else is as good as none (the download then
+  // relies on the manifest's size or its spool bound, and the digest check decides).
   const length = response.headers['content-length'];
-  return { ...(length !== undefined ? { size: Number(length) } : {}), offset: 0, stream: response.body };
+  return { ...(length !== undefined && /^\d{1,15}$/.test(length) ? { size: Number(length) } : {}), offset: 0, stream: response.body };
 }
