@@ -73,6 +73,9 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
   private lastError: unknown;
   /** Bumped when the spool is thrown away and started over: readers of the old one are cut. */
   private spoolGeneration = 0;
+  /** The sources whose bytes are in the current spool. */
+  private readonly contributors = new Set<BlobSource>();
+  private retriedWhole = false;
   /** Resolves with the blob's size once a source answered; rejects if none could. */
   readonly sized: Promise<number>;
   /** Resolves when the verified blob is committed to the cache. */
@@ -223,11 +226,14 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
         uncached = true;
       } catch (error) {
         if (hasCode(error, 'EINTEGRITY')) {
-          // The bytes readers already got were wrong; they are cut. With a known size and
-          // another source left, the download starts over from byte 0 there, so the requests
-          // still waiting (and every later one) get correct bytes without a client retry.
-          if (index + used < sources.length && (await this.startOver(source))) {
-            index += used;
+          // The bytes readers already got were wrong; they are cut. With a known size the
+          // download starts over from byte 0, so the requests still waiting (and every later
+          // one) get correct bytes without a client retry: from this same source once when
+          // the spool mixed several (which one lied is unknown), else from the next one.
+          const mixed = this.contributors.size > 1 && !this.retriedWhole;
+          if ((mixed || index + used < sources.length) && (await this.startOver(source))) {
+            if (mixed) this.retriedWhole = true;
+            else index += used;
             resumed = false;
             continue;
           }
@@ -346,6 +352,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     this.writer = fresh;
     this.passThrough = undefined;
     this.spoolGeneration += 1;
+    this.contributors.clear();
     this.totalSize = this.options.expectedSize;
     void old.abort();
     this.emit('progress');
@@ -396,6 +403,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
           if (chunk.length === 0) continue;
         }
         const room = this.totalSize === undefined ? chunk.length : this.totalSize - this.bytesWritten;
+        this.contributors.add(source);
         watch.pause();
         await this.append(room < chunk.length ? chunk.subarray(0, room) : chunk);
         watch.resume();
