@@ -101,9 +101,12 @@ async function runChild(which: Case): Promise<Outcome> {
   };
   const sampler = setInterval(sample, 5);
   const started = performance.now();
-  // The mirror passes the size its descriptor map learnt from the manifest; a tree without
-  // that map ignores the argument (and had nothing like it).
-  const download = new BlobDownload(await store.createWriter(parseDigest(digest)), sources, logger, { expectedSize: size });
+  // Options as the mirror passes them (the size its descriptor map learnt from the manifest, a
+  // fresh spool for starting over); a tree without them ignores the argument.
+  const download = new BlobDownload(await store.createWriter(parseDigest(digest)), sources, logger, {
+    expectedSize: size,
+    reopen: () => store.createWriter(parseDigest(digest)),
+  });
   let outcome: string;
   const cap = which === 'trickle' ? setTimeout(() => download.abort('bench cap'), TRICKLE_CAP_MS) : undefined;
   try {
