@@ -24,14 +24,18 @@ export type RemovalReason = 'evicted' | 'corrupt' | 'missing' | 'removed';
 const USE_PERSIST_MS = 60_000;
 /** Blobs up to this size are hash-checked inside `stat` when unchecked, so a corrupt one reads as a miss. */
 const VERIFY_IN_STAT_BYTES = 4 * 1024 * 1024;
-/** While a spool grows, re-check the budget each time this many bytes were written. */
-const SPOOL_CHECK_BYTES = 8 * 1024 * 1024;
 
 export interface BudgetedBlobStoreOptions {
   readonly inner: BlobStore;
   readonly logger: Logger;
   /** Absent: no limit (the store still tracks use and verifies what it serves). */
   readonly budget?: CacheBudget;
+  /**
+   * Bound on the bytes of all spools together (downloads not yet verified); absent: none.
+   * Unverified bytes never count against `budget`, so they can never evict verified content;
+   * a write past this bound fails with ESPOOLFULL and the download is served uncached.
+   */
+  readonly maxSpoolBytes?: number;
   readonly pins?: PinnedDigests;
   /** Persists the inventory and last-use times; absent: kept in memory only. */
   readonly journal?: UsageJournal;
@@ -94,6 +98,11 @@ export class BudgetedBlobStore implements BlobStore {
   /** Bytes the cache holds (committed blobs plus growing spools). */
   get usedBytes(): number {
     return this.committedBytes + this.spoolBytes;
+  }
+
+  /** Bytes in spools: downloads in flight, not yet verified. */
+  get spooledBytes(): number {
+    return this.spoolBytes;
   }
 
   get blobCount(): number {
@@ -182,8 +191,12 @@ export class BudgetedBlobStore implements BlobStore {
       // download go on without caching (mirror/blob-download.ts pass-through).
       writer = new DiskFullWriter(digest, error);
     }
+    const maxSpool = this.options.maxSpoolBytes;
     return new TrackedWriter(writer, {
-      written: (bytes) => this.spoolGrew(bytes),
+      admit: (bytes) => maxSpool === undefined || this.spoolBytes + bytes <= maxSpool,
+      written: (bytes) => {
+        this.spoolBytes += bytes;
+      },
       committed: (stored, spooled) => this.committed(stored, spooled),
       diskFull: (error) => this.options.logger.warn({ digest: digest.value, err: String(error) }, 'disk full: caching is off for this download'),
       released: (spooled) => {
@@ -329,12 +342,6 @@ export class BudgetedBlobStore implements BlobStore {
     this.options.onRemoved?.(digest, reason, entry.size);
   }
 
-  private spoolGrew(bytes: number): void {
-    const before = this.spoolBytes;
-    this.spoolBytes += bytes;
-    if (Math.floor(before / SPOOL_CHECK_BYTES) !== Math.floor(this.spoolBytes / SPOOL_CHECK_BYTES)) this.scheduleEviction();
-  }
-
   private committed(stored: StoredBlob, spooled: number): void {
     this.spoolBytes -= spooled;
     const now = this.now();
@@ -349,7 +356,7 @@ export class BudgetedBlobStore implements BlobStore {
   /** Starts a pass unless one runs; a running pass is told to run once more. */
   private scheduleEviction(): void {
     const budget = this.options.budget;
-    if (!budget || this.usedBytes <= budget.maxBytes) return;
+    if (!budget || this.committedBytes <= budget.maxBytes) return;
     if (this.evicting) {
       this.evictAgain = true;
       return;
@@ -372,7 +379,8 @@ export class BudgetedBlobStore implements BlobStore {
   private async evictPass(budget: CacheBudget): Promise<void> {
     const outcome = await runEvictionPass(
       {
-        usedBytes: () => this.usedBytes,
+        // Verified content only: a spool (a flood, say) must never push out what is known good.
+        usedBytes: () => this.committedBytes,
         entries: () => [...this.entries],
         current: (digest) => this.entries.get(digest),
         isBusy: (digest) => this.inUse.has(digest) || this.removing.has(digest),

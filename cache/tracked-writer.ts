@@ -1,8 +1,11 @@
 import type { Digest } from '../oci/digest.js';
 import type { BlobWriter, StoredBlob } from './blob-store.js';
 import { isDiskFull } from './disk-full.js';
+import { SpoolFullError } from './spool-full.js';
 
 export interface WriterEvents {
+  /** False: the spool bound is reached; the write fails with ESPOOLFULL before touching disk. */
+  admit?(bytes: number): boolean;
   written(bytes: number): void;
   committed(stored: StoredBlob, spooled: number): void;
   diskFull(error: unknown): void;
@@ -29,6 +32,7 @@ export class TrackedWriter implements BlobWriter {
   }
 
   async write(chunk: Buffer): Promise<void> {
+    if (this.events.admit && !this.events.admit(chunk.length)) throw new SpoolFullError(this.inner.digest.value);
     try {
       await this.inner.write(chunk);
     } catch (error) {

@@ -131,6 +131,7 @@ export class EdgePierNode {
       journal: new UsageJournal(config.cacheDir),
       pins: new PinFile(config.cacheDir),
       budget: await resolveCacheBudget(config.cacheMaxSize, config.cacheLowWater, config.cacheDir),
+      ...(config.spoolMaxSize > 0 ? { maxSpoolBytes: config.spoolMaxSize } : {}),
       onRemoved: (digest, reason, bytes) => {
         this.discovery?.withdraw(digest);
         if (reason === 'evicted') this.metrics.cacheEvicted(1, bytes);
@@ -175,6 +176,12 @@ export class EdgePierNode {
       peerMode: config.peerMode,
       holdings,
       privateContent: await PrivateDigestList.load(config.cacheDir),
+      pace: {
+        stallMs: config.downloadStallTimeout,
+        minBytesPerSecond: config.downloadMinRate,
+        rateWindowMs: config.downloadRateWindow,
+        hedgeAfterMs: config.peerHedgeDelay,
+      },
     });
     this.usage = new CacheUsageSampler({
       store,

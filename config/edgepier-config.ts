@@ -52,6 +52,16 @@ export interface EdgePierConfig {
   readonly peerMode: PeerMode;
   /** Milliseconds. */
   readonly peerTimeout: number;
+  /** Milliseconds before a slow peer is raced by the next; 0: never. */
+  readonly peerHedgeDelay: number;
+  /** Milliseconds without a byte before a blob source is dropped. */
+  readonly downloadStallTimeout: number;
+  /** Bytes per second a blob source must average over `downloadRateWindow`; 0: no floor. */
+  readonly downloadMinRate: number;
+  /** Milliseconds. */
+  readonly downloadRateWindow: number;
+  /** Bytes of all spools together; 0: unlimited. */
+  readonly spoolMaxSize: number;
   /** Children per node in a layer's relay tree; Infinity: every node fetches through the owner. */
   readonly swarmFanOut: number;
   /** The transparent-mode proxy listener, or null when that mode is off. */

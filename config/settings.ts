@@ -11,7 +11,7 @@ import { parseCount } from './parse-count.js';
 import { parseNodeId } from './parse-node-id.js';
 import { formatFanOut, parseFanOut } from './parse-fan-out.js';
 import { formatPercent, parsePercent } from './parse-percent.js';
-import { formatCacheMaxSize, parseCacheMaxSize } from './parse-size.js';
+import { formatByteSize, formatCacheMaxSize, parseByteSize, parseCacheMaxSize } from './parse-size.js';
 import { combineUpstreams, formatUpstreams, parseUpstreamEntry, upstreamMapping } from './parse-upstreams.js';
 import { fail, isPlainObject, ok, describeValue, type Parsed } from './parsed.js';
 import { listSetting, switchSetting, valueSetting, type SettingSpec } from './setting-spec.js';
@@ -256,6 +256,57 @@ export const SETTINGS: SettingsSchema = {
     display: (value) => value,
   }),
   peerTimeout: timeout('--peer-timeout', 'EDGEPIER_PEER_TIMEOUT', 'peerTimeout', '2s', 'How long to wait for a peer before falling back to upstream.'),
+  peerHedgeDelay: valueSetting({
+    flag: '--peer-hedge-delay',
+    env: 'EDGEPIER_PEER_HEDGE_DELAY',
+    yamlKey: 'peerHedgeDelay',
+    valueName: 'DURATION',
+    description: 'A peer that has not answered a blob request within this is raced by the next peer (never by upstream). 0 turns it off.',
+    default: '1s',
+    defaultText: '1s',
+    parse: (text) => (text.trim() === '0' ? ok(0) : parseDuration(text, { minMs: 1 })),
+    display: formatDuration,
+  }),
+  downloadStallTimeout: timeout(
+    '--download-stall-timeout',
+    'EDGEPIER_DOWNLOAD_STALL_TIMEOUT',
+    'downloadStallTimeout',
+    '10s',
+    'A blob source (peer or upstream) that sends no byte for this long is dropped; the download resumes from the next one with Range.',
+  ),
+  downloadMinRate: valueSetting({
+    flag: '--download-min-rate',
+    env: 'EDGEPIER_DOWNLOAD_MIN_RATE',
+    yamlKey: 'downloadMinRate',
+    valueName: 'SIZE',
+    description:
+      'Throughput floor per second: a blob source averaging less over --download-rate-window is dropped and the download ' +
+      'resumes elsewhere. 0 turns the floor off (a WAN that is slow but the only way out).',
+    default: '16KiB',
+    defaultText: '16KiB',
+    parse: parseByteSize,
+    display: formatByteSize,
+  }),
+  downloadRateWindow: timeout(
+    '--download-rate-window',
+    'EDGEPIER_DOWNLOAD_RATE_WINDOW',
+    'downloadRateWindow',
+    '20s',
+    'The window --download-min-rate is averaged over: what a trickling source costs at most before the download moves on.',
+  ),
+  spoolMaxSize: valueSetting({
+    flag: '--spool-max-size',
+    env: 'EDGEPIER_SPOOL_MAX_SIZE',
+    yamlKey: 'spoolMaxSize',
+    valueName: 'SIZE',
+    description:
+      'Bound on unverified bytes of downloads in flight, all together, on top of --cache-max-size (they never count against it, ' +
+      'so they never evict verified content). A download past it is served uncached. 0 is unlimited.',
+    default: '8GiB',
+    defaultText: '8GiB',
+    parse: parseByteSize,
+    display: formatByteSize,
+  }),
   swarmFanOut: valueSetting({
     flag: '--swarm-fan-out',
     env: 'EDGEPIER_SWARM_FAN_OUT',

@@ -6,23 +6,27 @@ import { hasCode } from '../cache/blob-store.js';
 import { ByteWindow } from '../cache/byte-window.js';
 import { DigestVerifier } from '../cache/digest-verifier.js';
 import { isDiskFull } from '../cache/disk-full.js';
+import { isCannotSpool } from '../cache/spool-full.js';
 import { parseDigest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
+import type { UpstreamBlob } from '../upstream/registry-client.js';
 import type { BlobSource } from './blob-source.js';
 import { DownloadReader } from './download-reader.js';
+import { SourceFault } from './source-fault.js';
+import { DEFAULT_SOURCE_PACE, PaceWatch, type SourcePace } from './source-pace.js';
 
-/** `uncached`: every byte arrived and matched the digest, but the disk was full, so nothing was stored. */
+/** `uncached`: every byte arrived and matched the digest, but the disk was full (or the spool bound reached), so nothing was stored. */
 type DownloadState = 'running' | 'committed' | 'uncached' | 'failed';
 
 /**
- * Once the spool cannot grow (disk full), readers are fed from memory: this many bytes past
+ * Once the spool cannot grow (disk full, or the spool bound), readers are fed from memory: this many bytes past
  * the fastest reader at most, so memory stays flat whatever the layer size.
  */
 const PASS_THROUGH_WINDOW_BYTES = 8 * 1024 * 1024;
 /** An uncached download that no reader drains for this long is abandoned. */
 const PASS_THROUGH_STALL_MS = 30_000;
 
-/** The state of a download that went on without its spool (disk full). */
+/** The state of a download that went on without its spool (disk full, or the spool bound). */
 interface PassThrough {
   /** Bytes 0..spooled are still readable from the spool; later ones only from `window`. */
   readonly spooled: number;
@@ -31,6 +35,15 @@ interface PassThrough {
   /** The furthest byte any reader asked for: the source never runs more than a window ahead. */
   readHighWater: number;
   wake: (() => void) | undefined;
+}
+
+export interface BlobDownloadOptions {
+  /** The size a manifest declared (descriptor-sizes.ts): sources that contradict it are refused. */
+  readonly expectedSize?: number;
+  readonly pace?: SourcePace;
+  /** A fresh spool, to start over when a source's bytes failed verification. */
+  readonly reopen?: () => Promise<BlobWriter>;
+  readonly now?: () => number;
 }
 
 export interface DownloadEvents {
@@ -54,18 +67,31 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
   private released = false;
   private passThrough: PassThrough | undefined;
   private readonly abortController = new AbortController();
+  private readonly pace: SourcePace;
+  private readonly now: () => number;
+  private readonly failures: string[] = [];
+  private lastError: unknown;
+  /** Bumped when the spool is thrown away and started over: readers of the old one are cut. */
+  private spoolGeneration = 0;
+  /** The sources whose bytes are in the current spool. */
+  private readonly contributors = new Set<BlobSource>();
+  private retriedWhole = false;
   /** Resolves with the blob's size once a source answered; rejects if none could. */
   readonly sized: Promise<number>;
   /** Resolves when the verified blob is committed to the cache. */
   readonly finished: Promise<StoredBlob>;
 
   constructor(
-    private readonly writer: BlobWriter,
+    private writer: BlobWriter,
     sources: readonly BlobSource[],
     private readonly logger: Logger,
+    private readonly options: BlobDownloadOptions = {},
   ) {
     super();
     this.setMaxListeners(0);
+    this.pace = options.pace ?? DEFAULT_SOURCE_PACE;
+    this.now = options.now ?? Date.now;
+    this.totalSize = options.expectedSize;
     let resolveSized: (size: number) => void = () => undefined;
     let rejectSized: (error: Error) => void = () => undefined;
     this.sized = new Promise<number>((resolve, reject) => {
@@ -94,6 +120,11 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
 
   get digest(): string {
     return this.writer.digest.value;
+  }
+
+  /** Which spool readers are reading: a reader that saw an earlier one must not go on. */
+  get generation(): number {
+    return this.spoolGeneration;
   }
 
   get size(): number | undefined {
@@ -151,8 +182,11 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
 
   readChunk(position: number, length: number): Promise<Buffer> {
     const passThrough = this.passThrough;
-    if (!passThrough) return this.writer.read(position, length);
-    if (position < passThrough.spooled) return this.writer.read(position, Math.min(length, passThrough.spooled - position));
+    const generation = this.spoolGeneration;
+    if (!passThrough || position < passThrough.spooled) {
+      const upTo = passThrough ? Math.min(length, passThrough.spooled - position) : length;
+      return this.writer.read(position, upTo).catch((error: unknown) => this.afterSpoolError(error, generation));
+    }
     const bytes = passThrough.window.read(position, length);
     if (position + bytes.length > passThrough.readHighWater) {
       passThrough.readHighWater = position + bytes.length;
@@ -161,68 +195,206 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     return Promise.resolve(bytes);
   }
 
+  /**
+   * A spool read failed. A commit that fails verification closes the spool a moment before
+   * the download is marked failed: the reader waits for that, so a client cut here and
+   * retrying at once starts a fresh download instead of joining this dying one.
+   */
+  private async afterSpoolError(error: unknown, generation: number): Promise<never> {
+    if (this.state === 'running' && this.spoolGeneration === generation) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.off('settled', done);
+          this.off('progress', check);
+          resolve();
+        };
+        // Started over on a fresh spool: this reader's bytes are stale, it is cut at once.
+        const check = (): void => {
+          if (this.spoolGeneration !== generation) done();
+        };
+        this.on('settled', done);
+        this.on('progress', check);
+      });
+    }
+    throw this.failure ?? error;
+  }
+
   /** Stops the download (shutdown). Readers see an error, nothing is committed. */
   abort(reason: string): void {
     this.abortController.abort(new OciError('UNAVAILABLE', reason));
   }
 
   private async run(sources: readonly BlobSource[], resolveSized: (size: number) => void): Promise<StoredBlob> {
-    const failures: string[] = [];
-    let lastError: unknown;
-    for (const source of sources) {
-      // A source that broke after delivering bytes gets one resume (a Range request from
-      // where it broke) before the next source is tried: a cut WAN connection is common,
-      // and re-fetching what already arrived would waste the link we exist to spare.
-      for (let attempt = 0; attempt < 2 && !this.abortController.signal.aborted; attempt += 1) {
-        const before = this.bytesWritten;
-        let uncached = false;
-        try {
-          await this.copyFrom(source, resolveSized);
-          try {
-            if (!this.passThrough) return await this.writer.commit();
-            this.passThrough.verifier.verify();
-          } catch (error) {
-            if (hasCode(error, 'EINTEGRITY')) source.reportCorrupt?.();
-            // Verified (commit checks the digest before it writes anything) but not storable.
-            if (!isDiskFull(error)) throw error;
-          }
-          uncached = true;
-        } catch (error) {
-          // A digest mismatch means bytes already handed to readers were wrong: the download
-          // cannot be repaired by resuming, so it fails and the next request starts clean.
-          if (hasCode(error, 'EINTEGRITY')) {
-            throw new OciError('UPSTREAM_ERROR', `${source.name} sent content that does not match ${this.digest}`);
-          }
-          lastError = error;
-          failures.push(`${source.name}: ${error instanceof Error ? error.message : String(error)}`);
-          // A peer that simply lacks the blob is the normal cold case, not a fault worth a warning.
-          const miss = source.kind === 'peer' && error instanceof OciError && error.code === 'BLOB_UNKNOWN';
-          this.logger[miss ? 'debug' : 'warn'](
-            { digest: this.digest, source: source.name, offset: this.bytesWritten, err: describe(error) },
-            miss ? 'no peer had the blob' : 'blob source failed',
-          );
-          if (this.bytesWritten === before) break;
-        }
-        if (uncached) return this.servedUncached();
+    let index = 0;
+    // A source that broke after delivering bytes gets one resume (a Range request from
+    // where it broke) before the next source is tried: a cut WAN connection is common,
+    // and re-fetching what already arrived would waste the link we exist to spare.
+    let resumed = false;
+    while (index < sources.length && !this.abortController.signal.aborted) {
+      const before = this.bytesWritten;
+      const opening = await this.openSource(sources, index, before);
+      if (!('source' in opening)) {
+        index += opening.used;
+        resumed = false;
+        continue;
       }
+      const { source, blob, used } = opening;
+      let uncached = false;
+      try {
+        await this.copyFrom(source, blob, resolveSized);
+        try {
+          if (!this.passThrough) return await this.writer.commit();
+          this.passThrough.verifier.verify();
+        } catch (error) {
+          if (hasCode(error, 'EINTEGRITY')) source.reportCorrupt?.();
+          // Verified (commit checks the digest before it writes anything) but not storable.
+          if (!isCannotSpool(error)) throw error;
+        }
+        uncached = true;
+      } catch (error) {
+        if (hasCode(error, 'EINTEGRITY')) {
+          // The bytes readers already got were wrong; they are cut. With a known size the
+          // download starts over from byte 0, so the requests still waiting (and every later
+          // one) get correct bytes without a client retry: from this same source once when
+          // the spool mixed several (which one lied is unknown), else from the next one.
+          const mixed = this.contributors.size > 1 && !this.retriedWhole;
+          if ((mixed || index + used < sources.length) && (await this.startOver(source))) {
+            if (mixed) this.retriedWhole = true;
+            else index += used;
+            resumed = false;
+            continue;
+          }
+          throw new OciError('UPSTREAM_ERROR', `${source.name} sent content that does not match ${this.digest}`);
+        }
+        this.noteFailure(source, error);
+        if (error instanceof SourceFault) {
+          // Misbehaved (too slow, or a size that contradicts what we know): not resumed from.
+          if (error.kind === 'size') source.reportCorrupt?.();
+        } else if (this.bytesWritten > before && !resumed) {
+          resumed = true;
+          continue;
+        }
+        index += used;
+        resumed = false;
+        continue;
+      }
+      if (uncached) return this.servedUncached();
     }
     if (this.abortController.signal.aborted) throw new OciError('UNAVAILABLE', 'download aborted');
     // The last source's own error says best what the client should see (404, 504, ...).
-    if (lastError instanceof OciError) throw lastError;
-    throw new OciError('UPSTREAM_ERROR', `could not download ${this.digest}: ${failures.at(-1) ?? 'no source'}`, {
-      detail: { attempts: failures },
+    if (this.lastError instanceof OciError) throw this.lastError;
+    throw new OciError('UPSTREAM_ERROR', `could not download ${this.digest}: ${this.failures.at(-1) ?? 'no source'}`, {
+      detail: { attempts: this.failures },
     });
   }
 
-  private async copyFrom(source: BlobSource, resolveSized: (size: number) => void): Promise<void> {
+  /**
+   * Opens `sources[index]`. When it is a peer that has not answered within the hedge delay
+   * and the next source is a peer too, that one is asked as well and the first to answer
+   * wins (Spegel races peers the same way); the other request is cancelled. Upstream is
+   * never raced: a slow owner may be fetching it for the whole site, and asking upstream
+   * beside it would spend the WAN the site exists to spare.
+   * `used`: how many sources this consumed (the download goes on after them).
+   */
+  private openSource(sources: readonly BlobSource[], index: number, offset: number): Promise<{ source: BlobSource; blob: UpstreamBlob; used: number } | { used: number }> {
+    const first = sources[index];
+    const second = sources[index + 1];
+    if (!first) return Promise.resolve({ used: 1 });
+    const hedgeAfterMs = this.pace.hedgeAfterMs;
+    const hedged = hedgeAfterMs > 0 && first.kind === 'peer' && second?.kind === 'peer';
+    return new Promise((resolve) => {
+      let settled = false;
+      let pending = 0;
+      let secondStarted = false;
+      const cancels = new Map<BlobSource, () => void>();
+      const finish = (result: { source: BlobSource; blob: UpstreamBlob; used: number } | { used: number }): void => {
+        settled = true;
+        clearTimeout(timer);
+        for (const cancel of cancels.values()) cancel();
+        resolve(result);
+      };
+      const start = (source: BlobSource, used: number): void => {
+        pending += 1;
+        const controller = new AbortController();
+        cancels.set(source, () => controller.abort(new OciError('UNAVAILABLE', 'another source answered first')));
+        source.open(offset, AbortSignal.any([this.abortController.signal, controller.signal])).then(
+          (blob) => {
+            pending -= 1;
+            if (settled) {
+              blob.stream.destroy();
+              return;
+            }
+            // The winner's request must live on; only the loser is cancelled.
+            cancels.delete(source);
+            finish({ source, blob, used });
+          },
+          (error: unknown) => {
+            pending -= 1;
+            if (settled) return;
+            this.noteFailure(source, error);
+            if (hedged && !secondStarted) startSecond();
+            else if (pending === 0) finish({ used: secondStarted ? 2 : 1 });
+          },
+        );
+      };
+      const startSecond = (): void => {
+        if (secondStarted || settled || !second) return;
+        secondStarted = true;
+        clearTimeout(timer);
+        this.logger.debug({ digest: this.digest, source: first.name, hedge: second.name }, 'peer slow to answer: asking the next one too');
+        start(second, 2);
+      };
+      const timer = hedged ? setTimeout(startSecond, hedgeAfterMs) : undefined;
+      start(first, 1);
+    });
+  }
+
+  private noteFailure(source: BlobSource, error: unknown): void {
+    this.lastError = error;
+    this.failures.push(`${source.name}: ${error instanceof Error ? error.message : String(error)}`);
+    // A peer that simply lacks the blob is the normal cold case, not a fault worth a warning.
+    const miss = source.kind === 'peer' && error instanceof OciError && error.code === 'BLOB_UNKNOWN';
+    this.logger[miss ? 'debug' : 'warn'](
+      { digest: this.digest, source: source.name, offset: this.bytesWritten, err: describe(error) },
+      miss ? 'no peer had the blob' : 'blob source failed',
+    );
+  }
+
+  /**
+   * Throws away the spool and starts again empty, for the next source. Only when the size is
+   * known from a manifest (the size readers were promised cannot change) and a fresh spool
+   * can be had. Readers that already received bytes are cut by their next read.
+   */
+  private async startOver(liar: BlobSource): Promise<boolean> {
+    const reopen = this.options.reopen;
+    if (!reopen || this.options.expectedSize === undefined || this.abortController.signal.aborted) return false;
+    let fresh: BlobWriter;
+    try {
+      fresh = await reopen();
+    } catch {
+      return false;
+    }
+    this.logger.warn({ digest: this.digest, source: liar.name }, 'source sent content that does not match the digest: starting over from the next source');
+    const old = this.writer;
+    this.writer = fresh;
+    this.passThrough = undefined;
+    this.spoolGeneration += 1;
+    this.contributors.clear();
+    this.totalSize = this.options.expectedSize;
+    void old.abort();
+    this.emit('progress');
+    return true;
+  }
+
+  private async copyFrom(source: BlobSource, opened: UpstreamBlob, resolveSized: (size: number) => void): Promise<void> {
     const offset = this.bytesWritten;
-    const opened = await source.open(offset, this.abortController.signal);
     if (opened.size !== undefined) {
       if (this.totalSize === undefined) {
         this.totalSize = opened.size;
       } else if (opened.size !== this.totalSize) {
+        // Refused before a byte is read: a 1 GiB answer for a 1 MiB layer costs one header.
         opened.stream.destroy();
-        throw new OciError('UPSTREAM_ERROR', `${source.name} reports ${opened.size} bytes, expected ${this.totalSize}`);
+        throw new SourceFault('size', `${source.name} announces ${opened.size} bytes, the blob has ${this.totalSize}`);
       }
     }
     this.currentSource = source.name;
@@ -233,6 +405,16 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
       opened.stream.destroy();
       throw new OciError('UPSTREAM_ERROR', `${source.name} resumed past the requested offset`);
     }
+    // Kept aside: the HTTP client wraps whatever error its stream is destroyed with.
+    let fault: SourceFault | undefined;
+    const watch = new PaceWatch(
+      this.pace,
+      (slow) => {
+        fault = new SourceFault('slow', `${source.name}: ${slow.message}`);
+        opened.stream.destroy(fault);
+      },
+      this.now,
+    );
     const onAbort = (): void => {
       opened.stream.destroy(new OciError('UNAVAILABLE', 'download aborted'));
     };
@@ -240,20 +422,34 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     try {
       for await (const piece of opened.stream) {
         let chunk = piece as Buffer;
+        watch.received(chunk.length);
         if (skip > 0) {
           const dropped = Math.min(skip, chunk.length);
           skip -= dropped;
           chunk = chunk.subarray(dropped);
           if (chunk.length === 0) continue;
         }
-        if (this.totalSize !== undefined && this.bytesWritten + chunk.length > this.totalSize) {
-          throw new OciError('UPSTREAM_ERROR', `${source.name} sent more than the ${this.totalSize} bytes it announced`);
-        }
-        await this.append(chunk);
+        const room = this.totalSize === undefined ? chunk.length : this.totalSize - this.bytesWritten;
+        this.contributors.add(source);
+        watch.pause();
+        await this.append(room < chunk.length ? chunk.subarray(0, room) : chunk);
+        watch.resume();
         this.emit('progress');
+        if (room < chunk.length) {
+          // Cut here, one chunk past the size: what fits is checked against the digest like
+          // any other bytes (a source that appends junk to the right blob still served it),
+          // but the source is avoided from now on.
+          this.logger.warn({ digest: this.digest, source: source.name, size: this.totalSize }, 'source sent more than the blob\'s size: cut');
+          source.reportCorrupt?.();
+          break;
+        }
       }
+    } catch (error) {
+      throw fault ?? error;
     } finally {
+      watch.stop();
       this.abortController.signal.removeEventListener('abort', onAbort);
+      opened.stream.destroy();
     }
     if (this.totalSize !== undefined && this.bytesWritten !== this.totalSize) {
       throw new OciError('UPSTREAM_ERROR', `${source.name} ended after ${this.bytesWritten} of ${this.totalSize} bytes`);
@@ -265,14 +461,14 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     }
   }
 
-  /** Spools the chunk; when the disk is full, switches to feeding readers from memory instead. */
+  /** Spools the chunk; when it cannot (disk full, spool bound), switches to feeding readers from memory instead. */
   private async append(chunk: Buffer): Promise<void> {
     if (!this.passThrough) {
       try {
         await this.writer.write(chunk);
         return;
       } catch (error) {
-        if (!isDiskFull(error)) throw error;
+        if (!isCannotSpool(error)) throw error;
         await this.startPassThrough(error);
       }
     }
@@ -290,7 +486,8 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
    */
   private async startPassThrough(error: unknown): Promise<void> {
     const spooled = this.writer.bytesWritten;
-    this.logger.warn({ digest: this.digest, spooled, err: describe(error) }, 'disk full: serving this blob without caching it');
+    const why = isDiskFull(error) ? 'disk full' : 'spool bound reached';
+    this.logger.warn({ digest: this.digest, spooled, err: describe(error) }, `${why}: serving this blob without caching it`);
     const verifier = new DigestVerifier(parseDigest(this.digest));
     const step = 1024 * 1024;
     for (let position = 0; position < spooled; position += step) {
@@ -326,7 +523,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
   /** Readers get every byte; `finished` rejects, so nothing is advertised as held. */
   private servedUncached(): never {
     this.settle('uncached');
-    throw new OciError('UNAVAILABLE', `${this.digest} was served but not cached: the disk is full`);
+    throw new OciError('UNAVAILABLE', `${this.digest} was served but not cached: the disk is full or the spool bound is reached`);
   }
 
   private settle(state: DownloadState): void {

@@ -4,6 +4,8 @@ import type { Digest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
 import { BlobDownload } from './blob-download.js';
 import type { BlobSource } from './blob-source.js';
+import type { DescriptorSizes } from './descriptor-sizes.js';
+import type { SourcePace } from './source-pace.js';
 import type { BlobHandle, BlobRedirect, ContentSource, InflightDownload } from './mirror-results.js';
 import type { PrivateContent } from './private-content.js';
 import type { HoldingsListener, PeerSourceOptions, PeerSourceProvider, RelayRole } from './peer-source-provider.js';
@@ -18,6 +20,10 @@ export interface BlobMirrorOptions {
   readonly peerMode?: 'proxy' | 'redirect';
   readonly holdings?: HoldingsListener;
   readonly privateContent?: PrivateContent;
+  /** Sizes manifests declared, so a download knows its size before the first byte. */
+  readonly sizes?: DescriptorSizes;
+  /** How fast a source must deliver (stall, floor, hedge); defaults in source-pace.ts. */
+  readonly pace?: SourcePace;
 }
 
 /**
@@ -158,7 +164,12 @@ export class BlobMirror {
     const upstream = upstreamSource(route, digest);
     const sources: BlobSource[] = [...peerSources, role === 'owner' ? upstream : this.forLocalClients(digest, upstream)];
     const writer = await this.options.store.createWriter(digest);
-    const download = new BlobDownload(writer, sources, this.options.logger);
+    const expectedSize = this.options.sizes?.sizeOf(digest.value);
+    const download = new BlobDownload(writer, sources, this.options.logger, {
+      ...(expectedSize !== undefined ? { expectedSize } : {}),
+      ...(this.options.pace ? { pace: this.options.pace } : {}),
+      reopen: () => this.options.store.createWriter(digest),
+    });
     // Replaces a failed download whose cleanup has not run yet; that cleanup only removes its own entry.
     this.downloads.set(digest.value, download);
     const started = Date.now();

@@ -27,14 +27,17 @@ export class DownloadReader extends Readable {
   private reading = false;
   /** When this reader, caught up, started waiting for a batch to gather. */
   private waitingSince: number | undefined;
+  /** The spool this reader reads; see BlobDownload.generation. */
+  private generation: number;
 
   constructor(
     private readonly download: BlobDownload,
-    start: number,
+    private readonly start: number,
     private readonly end: number | undefined,
   ) {
     super({ highWaterMark: 0 });
     this.position = start;
+    this.generation = download.generation;
   }
 
   override _read(): void {
@@ -54,6 +57,12 @@ export class DownloadReader extends Readable {
   private async pump(): Promise<void> {
     for (;;) {
       if (this.destroyed) return;
+      if (this.download.generation !== this.generation) {
+        // The download started over after a source failed verification: bytes this reader
+        // already sent came from that source, so its response cannot be completed honestly.
+        if (this.position > this.start) throw new Error('bytes already sent failed verification; the download started over');
+        this.generation = this.download.generation;
+      }
       const last = this.end ?? (this.download.isCommitted ? this.download.bytesWritten - 1 : Number.POSITIVE_INFINITY);
       if (this.position > last) {
         this.push(null);

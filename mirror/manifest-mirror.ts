@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BlobStore } from '../cache/blob-store.js';
 import { hasCode } from '../cache/blob-store.js';
 import { isDiskFull } from '../cache/disk-full.js';
+import { isCannotSpool } from '../cache/spool-full.js';
 import type { TagLocation, TagStore } from '../cache/tag-store.js';
 import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { declaredMediaType } from '../oci/media-types.js';
@@ -187,8 +188,8 @@ export class ManifestMirror {
       this.options.holdings?.holding(digest.value);
     } catch (error) {
       // Caching is an optimisation: on a full disk the manifest is served uncached.
-      if (!isDiskFull(error)) throw error;
-      this.options.logger.warn({ digest: digest.value, err: String(error) }, 'disk full: manifest served uncached');
+      if (!isCannotSpool(error)) throw error;
+      this.options.logger.warn({ digest: digest.value, err: String(error) }, 'disk full (or the spool bound): manifest served uncached');
     } finally {
       await writer.abort();
     }

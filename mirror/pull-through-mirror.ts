@@ -6,6 +6,7 @@ import type { TagStore } from '../cache/tag-store.js';
 import type { Digest } from '../oci/digest.js';
 import type { ManifestReference } from '../oci/parse-request-path.js';
 import { BlobMirror } from './blob-mirror.js';
+import { DescriptorSizes } from './descriptor-sizes.js';
 import { ManifestMirror } from './manifest-mirror.js';
 import type { BlobHandle, BlobRedirect, ContentSource, InflightDownload, ManifestResult } from './mirror-results.js';
 import type { PrivateContent } from './private-content.js';
@@ -13,6 +14,7 @@ import type { HoldingsListener, PeerSourceProvider } from './peer-source-provide
 import type { RegistryRoute } from './registry-router.js';
 import { ReferrersMirror, type ReferrersResult } from './referrers-mirror.js';
 import type { RequestOrigin } from './request-origin.js';
+import type { SourcePace } from './source-pace.js';
 import { TagListMirror, type TagListMemberSource, type TagListResult } from './tag-list-mirror.js';
 import type { TagPageRequest } from './tag-page.js';
 
@@ -32,6 +34,8 @@ export interface PullThroughMirrorOptions {
   readonly referrers?: ReferrersStore;
   /** Site members asked for tags when upstream and this node know none (site membership; unset for now). */
   readonly tagMembers?: TagListMemberSource;
+  /** How fast a blob source must deliver (stall, floor, hedge); defaults in source-pace.ts. */
+  readonly pace?: SourcePace;
 }
 
 /**
@@ -43,9 +47,11 @@ export class PullThroughMirror {
   private readonly manifests: ManifestMirror;
   private readonly tagLists: TagListMirror;
   private readonly referrerLists: ReferrersMirror;
+  /** Learnt from every manifest served, read by every download (descriptor-sizes.ts). */
+  private readonly sizes = new DescriptorSizes();
 
   constructor(options: PullThroughMirrorOptions) {
-    this.blobs = new BlobMirror(options);
+    this.blobs = new BlobMirror({ ...options, sizes: this.sizes });
     this.manifests = new ManifestMirror(options);
     const listing = { logger: options.logger, timeoutMs: options.tagTimeoutMs };
     this.tagLists = new TagListMirror({ ...listing, tags: options.tags, ...(options.tagMembers ? { members: options.tagMembers } : {}) });
@@ -70,8 +76,10 @@ export class PullThroughMirror {
     return this.blobs.statBlob(route, digest, origin);
   }
 
-  getManifest(route: RegistryRoute, reference: ManifestReference, options: RequestOrigin & { method: 'GET' | 'HEAD' }): Promise<ManifestResult> {
-    return this.manifests.getManifest(route, reference, options);
+  async getManifest(route: RegistryRoute, reference: ManifestReference, options: RequestOrigin & { method: 'GET' | 'HEAD' }): Promise<ManifestResult> {
+    const result = await this.manifests.getManifest(route, reference, options);
+    if (result.body) this.sizes.learn(result.digest, result.body);
+    return result;
   }
 
   listTags(route: RegistryRoute, request: TagPageRequest, origin: RequestOrigin): Promise<TagListResult> {

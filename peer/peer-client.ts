@@ -132,6 +132,11 @@ async function readSmallAnswer(peer: Peer, response: HttpStreamResponse, limit: 
     response.body.destroy();
     throw peerStatusError(peer, response.statusCode);
   }
+  // A length past the cap is refused before a byte is read.
+  if (Number(response.headers['content-length'] ?? 0) > limit) {
+    response.body.destroy();
+    throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} announced an oversized ${what}`);
+  }
   const body = await readCapped(response.body, limit);
   if (body.length > limit) throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} sent an oversized ${what}`);
   return body;

@@ -7,6 +7,7 @@ import type { TagListMemberSource } from '../mirror/tag-list-mirror.js';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/oci-error.js';
 import type { UpstreamBlob } from '../upstream/registry-client.js';
+import { fanOut } from './bounded-fan-out.js';
 import type { PeerClient } from './peer-client.js';
 import type { PeerHealth } from './peer-health.js';
 import { REDIRECT_TICKET_TTL_MS, signRedirect, TICKET_EXPIRES_QUERY, TICKET_QUERY } from '../site/redirect-ticket.js';
@@ -14,6 +15,15 @@ import type { SiteKey } from '../site/site-key.js';
 import { OWNER_FETCH_QUERY, PEER_QUERY } from './peer-protocol.js';
 import { rankByRendezvous } from './rendezvous.js';
 import { ranksAbove, swarmPlace } from './swarm-tree.js';
+
+/**
+ * Site-wide questions (a manifest or tag list while upstream is down) go to this many peers
+ * at most, this many at a time: memory is bounded by concurrency × the answer cap (4 MiB
+ * manifest, 1 MiB tag list), not by the size of the site.
+ */
+const FAN_OUT = { concurrency: 8, limit: 32 } as const;
+/** Distinct tags kept when merging members' lists. */
+const MAX_MERGED_TAGS = 100_000;
 
 export interface SitePeersOptions {
   readonly nodeId: string;
@@ -131,7 +141,7 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
   }
 
   /**
-   * Asks every live peer for a manifest at once (for a site whose WAN is down) and keeps
+   * Asks live peers for a manifest (for a site whose WAN is down; bounded: FAN_OUT) and keeps
    * the answer whose tag mapping was confirmed upstream most recently. Answers by digest
    * are verified; a peer that sends other bytes is avoided.
    */
@@ -142,8 +152,12 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
     if (this.keepsFromPeers(route)) return undefined;
     const peers = this.options.discovery.peers().filter((peer) => !this.options.health.isAvoided(peer.id));
     const referenceText = 'tag' in reference ? reference.tag : reference.digest.value;
-    const answers = await Promise.all(
-      peers.map(async (peer): Promise<PeerManifestAnswer | undefined> => {
+    // Only the best answer so far is kept; by digest, the first verified one ends the search.
+    let best: PeerManifestAnswer | undefined;
+    await fanOut(
+      peers,
+      FAN_OUT,
+      async (peer): Promise<PeerManifestAnswer | undefined> => {
         try {
           const answer = await this.options.client.fetchManifest(
             peer,
@@ -161,11 +175,13 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
         } catch {
           return undefined;
         }
-      }),
+      },
+      (answer) => {
+        if (!best || (answer.resolvedAt ?? 0) > (best.resolvedAt ?? 0)) best = answer;
+        return 'digest' in reference;
+      },
     );
-    const found = answers.filter((answer): answer is PeerManifestAnswer => answer !== undefined);
-    found.sort((a, b) => (b.resolvedAt ?? 0) - (a.resolvedAt ?? 0));
-    return found[0];
+    return best;
   }
 
   /**
@@ -175,14 +191,20 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
   async tagsFromMembers(route: RegistryRoute): Promise<readonly string[] | undefined> {
     if (this.options.siteKey === undefined) return undefined;
     const peers = this.options.discovery.peers().filter((peer) => !this.options.health.isAvoided(peer.id));
-    const lists = await Promise.all(
-      peers.map((peer) =>
+    const seen = new Set<string>();
+    await fanOut(
+      peers,
+      FAN_OUT,
+      (peer) =>
         this.options.client
           .fetchTagList(peer, { registry: route.registry, repository: route.repository }, AbortSignal.timeout(this.options.peerTimeoutMs))
-          .catch(() => [] as string[]),
-      ),
+          .catch(() => undefined),
+      (tags) => {
+        for (const tag of tags) if (seen.size < MAX_MERGED_TAGS) seen.add(tag);
+        return false;
+      },
     );
-    const merged = [...new Set(lists.flat())].sort();
+    const merged = [...seen].sort();
     if (merged.length > 0) this.options.logger.warn({ registry: route.registry, repository: route.repository, tags: merged.length }, 'upstream unreachable; tag list from members (stale)');
     return merged;
   }

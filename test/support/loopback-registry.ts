@@ -15,7 +15,13 @@ export type BlobBehaviour =
   /** Sends the bytes slowly: `chunk` bytes every `intervalMs`. */
   | { kind: 'slow'; chunk: number; intervalMs: number }
   /** Sends this share of the body, then the rest once `until` resolves (the test decides when). */
-  | { kind: 'held'; fraction: number; until: Promise<void> };
+  | { kind: 'held'; fraction: number; until: Promise<void> }
+  /**
+   * Sends `prefix` (the real blob, or junk of its length) then `extra` junk bytes, honouring
+   * backpressure, until the client hangs up. `contentLength`: `sent` announces everything it
+   * will send (contradicting the blob's size), `none` sends no length (chunked).
+   */
+  | { kind: 'flood'; prefix: 'blob' | 'junk'; extra: number; contentLength: 'sent' | 'none' };
 
 export interface RecordedRequest {
   readonly method: string;
@@ -145,6 +151,10 @@ export class LoopbackRegistry {
       response.end('{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}');
       return;
     }
+    if (behaviour.kind === 'flood') {
+      this.flood(response, blob, behaviour);
+      return;
+    }
     const rangeMatch = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
     const start = rangeMatch ? Number(rangeMatch[1]) : 0;
     const body = behaviour.kind === 'corrupt' ? Buffer.from(blob.map((byte) => byte ^ 0xff)) : blob;
@@ -173,6 +183,8 @@ export class LoopbackRegistry {
       return;
     }
     if (behaviour.kind === 'slow') {
+      // Headers at once, as a real server would: only the body is slow.
+      response.flushHeaders();
       let offset = 0;
       const timer = setInterval(() => {
         if (response.destroyed || offset >= part.length) {
@@ -187,6 +199,34 @@ export class LoopbackRegistry {
       return;
     }
     response.end(part);
+  }
+
+  /** Bytes each flood actually handed to the socket (what a client was offered), by digest. */
+  readonly floodSent = new Map<string, number>();
+
+  private flood(response: ServerResponse, blob: Buffer, behaviour: Extract<BlobBehaviour, { kind: 'flood' }>): void {
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const total = blob.length + behaviour.extra;
+    response.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      ...(behaviour.contentLength === 'sent' ? { 'content-length': total } : {}),
+    });
+    const junk = Buffer.alloc(256 * 1024, 0x5a);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < total && !response.destroyed) {
+        const piece =
+          sent < blob.length ? (behaviour.prefix === 'blob' ? blob.subarray(sent, sent + junk.length) : junk.subarray(0, Math.min(junk.length, blob.length - sent))) : junk.subarray(0, Math.min(junk.length, total - sent));
+        sent += piece.length;
+        this.floodSent.set(digest, sent);
+        if (!response.write(piece)) {
+          response.once('drain', pump);
+          return;
+        }
+      }
+      if (!response.destroyed) response.end();
+    };
+    pump();
   }
 }
 
