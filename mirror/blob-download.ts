@@ -182,11 +182,8 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
 
   readChunk(position: number, length: number): Promise<Buffer> {
     const passThrough = this.passThrough;
-    const generation = this.spoolGeneration;
-    if (!passThrough || position < passThrough.spooled) {
-      const upTo = passThrough ? Math.min(length, passThrough.spooled - position) : length;
-      return this.writer.read(position, upTo).catch((error: unknown) => this.afterSpoolError(error, generation));
-    }
+    if (!passThrough) return this.writer.read(position, length);
+    if (position < passThrough.spooled) return this.writer.read(position, Math.min(length, passThrough.spooled - position));
     const bytes = passThrough.window.read(position, length);
     if (position + bytes.length > passThrough.readHighWater) {
       passThrough.readHighWater = position + bytes.length;
@@ -196,27 +193,26 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
   }
 
   /**
-   * A spool read failed. A commit that fails verification closes the spool a moment before
-   * the download is marked failed: the reader waits for that, so a client cut here and
-   * retrying at once starts a fresh download instead of joining this dying one.
+   * Resolves once the download settled or started over on a fresh spool (`generation` is the
+   * spool the caller read). A commit that fails verification closes the spool a moment before
+   * the download is marked failed: a reader whose read failed waits for this before it gives
+   * up, so a client cut there and retrying at once starts a fresh download instead of joining
+   * the dying one.
    */
-  private async afterSpoolError(error: unknown, generation: number): Promise<never> {
-    if (this.state === 'running' && this.spoolGeneration === generation) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          this.off('settled', done);
-          this.off('progress', check);
-          resolve();
-        };
-        // Started over on a fresh spool: this reader's bytes are stale, it is cut at once.
-        const check = (): void => {
-          if (this.spoolGeneration !== generation) done();
-        };
-        this.on('settled', done);
-        this.on('progress', check);
-      });
-    }
-    throw this.failure ?? error;
+  settledOrRestarted(generation: number): Promise<void> {
+    if (this.state !== 'running' || this.spoolGeneration !== generation) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.off('settled', done);
+        this.off('progress', check);
+        resolve();
+      };
+      const check = (): void => {
+        if (this.spoolGeneration !== generation) done();
+      };
+      this.on('settled', done);
+      this.on('progress', check);
+    });
   }
 
   /** Stops the download (shutdown). Readers see an error, nothing is committed. */

@@ -48,8 +48,11 @@ export class DownloadReader extends Readable {
         this.reading = false;
       },
       (error: unknown) => {
-        this.reading = false;
-        this.destroy(error instanceof Error ? error : new Error(String(error)));
+        // Cut only once the download says why (see BlobDownload.settledOrRestarted).
+        void this.download.settledOrRestarted(this.generation).then(() => {
+          this.reading = false;
+          this.destroy(this.download.error ?? (error instanceof Error ? error : new Error(String(error))));
+        });
       },
     );
   }
