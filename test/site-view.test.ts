@@ -68,6 +68,13 @@ describe('site view on a keyed site', () => {
   test('every member, up, with what each holds of the image one of them pulled', async () => {
     const image = addImage(upstream, 'team/web', 'v1', [randomBytes(300_000), randomBytes(200_000)]);
     await pullImage(member(0).url, 'team/web', 'v1', image.layers);
+    // The node counts a streamed blob once its response has finished, which can be a moment
+    // after the client has read the last byte: wait for the count, failing at the deadline.
+    const fetched = (snapshot: SiteSnapshot): number => {
+      const bytes = snapshot.members.find((entry) => entry.id === 'node-1')?.summary?.servedBytes;
+      return bytes === undefined ? 0 : bytes.upstream + bytes.peer + bytes.inflight;
+    };
+    await waitUntil(async () => fetched(await siteJson(member(2))) >= 500_000, "node 1's served bytes counted");
     // Seen from another node than the one that pulled: the view is the site's, not the node's.
     const view = await siteJson(member(2));
     assert.equal(view.keyed, true);
@@ -87,7 +94,7 @@ describe('site view on a keyed site', () => {
     }
     assert.ok(heldElsewhere <= 3);
     const puller = view.members.find((entry) => entry.id === 'node-1')?.summary ?? assert.fail('node 1 summary');
-    assert.ok(puller.servedBytes.upstream + puller.servedBytes.peer >= 500_000, 'bytes served by source');
+    assert.ok(puller.servedBytes.upstream + puller.servedBytes.peer + puller.servedBytes.inflight >= 500_000, `bytes served by source: ${JSON.stringify(puller.servedBytes)}`);
     const text = renderSiteText(view);
     assert.match(text, /3 of 3 members up/);
     assert.match(text, /node-1\s+\[#{30}\]\s+100% 3\/3/);
