@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ByteRange } from '../oci/byte-range.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { CodedError, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
 import type { CacheBudget } from './cache-budget.js';
 import { OPEN_GRACE_MS, runEvictionPass, type EvictionReport } from './lru-eviction-pass.js';
@@ -155,7 +155,7 @@ export class BudgetedBlobStore implements BlobStore {
         // first (rare: resumes). Checked before: only a changed file is checked again.
         if (!verification.isVerified(digest.value)) {
           if (!(await verification.checkWhole(digest))) {
-            throw new OciError('UNAVAILABLE', `cached ${digest.value} was corrupt and is removed; retry to fetch it again`, { headers: { 'Retry-After': '0' } });
+            throw new RegistryError('UNAVAILABLE', `cached ${digest.value} was corrupt and is removed; retry to fetch it again`, { retryAfterSeconds: 0 });
           }
         } else {
           await verification.checkBehindRange(digest);

@@ -8,7 +8,7 @@ import { DigestVerifier } from '../cache/digest-verifier.js';
 import { isDiskFull } from '../cache/disk-full.js';
 import { isCannotSpool } from '../cache/spool-full.js';
 import { parseDigest } from '../oci/digest.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import type { UpstreamBlob } from '../upstream/registry-client.js';
 import type { BlobSource } from './blob-source.js';
 import { DownloadReader } from './download-reader.js';
@@ -217,7 +217,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
 
   /** Stops the download (shutdown). Readers see an error, nothing is committed. */
   abort(reason: string): void {
-    this.abortController.abort(new OciError('UNAVAILABLE', reason));
+    this.abortController.abort(new RegistryError('UNAVAILABLE', reason));
   }
 
   private async run(sources: readonly BlobSource[], resolveSized: (size: number) => void): Promise<StoredBlob> {
@@ -260,7 +260,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
             resumed = false;
             continue;
           }
-          throw new OciError('UPSTREAM_ERROR', `${source.name} sent content that does not match ${this.digest}`);
+          throw new RegistryError('UPSTREAM_ERROR', `${source.name} sent content that does not match ${this.digest}`);
         }
         this.noteFailure(source, error);
         if (error instanceof SourceFault) {
@@ -276,10 +276,10 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
       }
       if (uncached) return this.servedUncached();
     }
-    if (this.abortController.signal.aborted) throw new OciError('UNAVAILABLE', 'download aborted');
+    if (this.abortController.signal.aborted) throw new RegistryError('UNAVAILABLE', 'download aborted');
     // The last source's own error says best what the client should see (404, 504, ...).
-    if (this.lastError instanceof OciError) throw this.lastError;
-    throw new OciError('UPSTREAM_ERROR', `could not download ${this.digest}: ${this.failures.at(-1) ?? 'no source'}`, {
+    if (this.lastError instanceof RegistryError) throw this.lastError;
+    throw new RegistryError('UPSTREAM_ERROR', `could not download ${this.digest}: ${this.failures.at(-1) ?? 'no source'}`, {
       detail: { attempts: this.failures },
     });
   }
@@ -312,7 +312,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
       const start = (source: BlobSource, used: number): void => {
         pending += 1;
         const controller = new AbortController();
-        cancels.set(source, () => controller.abort(new OciError('UNAVAILABLE', 'another source answered first')));
+        cancels.set(source, () => controller.abort(new RegistryError('UNAVAILABLE', 'another source answered first')));
         source.open(offset, AbortSignal.any([this.abortController.signal, controller.signal])).then(
           (blob) => {
             pending -= 1;
@@ -349,7 +349,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     this.lastError = error;
     this.failures.push(`${source.name}: ${error instanceof Error ? error.message : String(error)}`);
     // A peer that simply lacks the blob is the normal cold case, not a fault worth a warning.
-    const miss = source.kind === 'peer' && error instanceof OciError && error.code === 'BLOB_UNKNOWN';
+    const miss = source.kind === 'peer' && error instanceof RegistryError && error.code === 'BLOB_UNKNOWN';
     this.logger[miss ? 'debug' : 'warn'](
       { digest: this.digest, source: source.name, offset: this.bytesWritten, err: describe(error) },
       miss ? 'no peer had the blob' : 'blob source failed',
@@ -399,7 +399,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     let skip = offset - opened.offset;
     if (skip < 0) {
       opened.stream.destroy();
-      throw new OciError('UPSTREAM_ERROR', `${source.name} resumed past the requested offset`);
+      throw new RegistryError('UPSTREAM_ERROR', `${source.name} resumed past the requested offset`);
     }
     // Kept aside: the HTTP client wraps whatever error its stream is destroyed with.
     let fault: SourceFault | undefined;
@@ -412,7 +412,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
       this.now,
     );
     const onAbort = (): void => {
-      opened.stream.destroy(new OciError('UNAVAILABLE', 'download aborted'));
+      opened.stream.destroy(new RegistryError('UNAVAILABLE', 'download aborted'));
     };
     this.abortController.signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -448,7 +448,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
       opened.stream.destroy();
     }
     if (this.totalSize !== undefined && this.bytesWritten !== this.totalSize) {
-      throw new OciError('UPSTREAM_ERROR', `${source.name} ended after ${this.bytesWritten} of ${this.totalSize} bytes`);
+      throw new RegistryError('UPSTREAM_ERROR', `${source.name} ended after ${this.bytesWritten} of ${this.totalSize} bytes`);
     }
     if (this.totalSize === undefined) {
       // No length announced: the size is whatever arrived (and the digest check decides).
@@ -499,9 +499,9 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     const deadline = Date.now() + PASS_THROUGH_STALL_MS;
     while (passThrough.window.end - passThrough.readHighWater >= PASS_THROUGH_WINDOW_BYTES) {
       const signal = this.abortController.signal;
-      if (signal.aborted) throw new OciError('UNAVAILABLE', 'download aborted');
+      if (signal.aborted) throw new RegistryError('UNAVAILABLE', 'download aborted');
       const left = deadline - Date.now();
-      if (left <= 0) throw new OciError('UNAVAILABLE', 'no reader drained an uncached download');
+      if (left <= 0) throw new RegistryError('UNAVAILABLE', 'no reader drained an uncached download');
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);
@@ -519,7 +519,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
   /** Readers get every byte; `finished` rejects, so nothing is advertised as held. */
   private servedUncached(): never {
     this.settle('uncached');
-    throw new OciError('UNAVAILABLE', `${this.digest} was served but not cached: the disk is full or the spool bound is reached`);
+    throw new RegistryError('UNAVAILABLE', `${this.digest} was served but not cached: the disk is full or the spool bound is reached`);
   }
 
   private settle(state: DownloadState): void {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { BlobStore } from '../cache/blob-store.js';
 import type { Digest } from '../oci/digest.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { BlobDownload } from './blob-download.js';
 import type { BlobSource } from './blob-source.js';
 import type { DescriptorSizes } from './descriptor-sizes.js';
@@ -209,7 +209,7 @@ export class BlobMirror {
     return {
       ...upstream,
       open: (offset, signal) => {
-        if (!this.locallyWanted.has(digest.value)) return Promise.reject(new OciError('BLOB_UNKNOWN', 'a relay goes upstream only for its own clients'));
+        if (!this.locallyWanted.has(digest.value)) return Promise.reject(new RegistryError('BLOB_UNKNOWN', 'a relay goes upstream only for its own clients'));
         return upstream.open(offset, signal);
       },
     };
@@ -224,6 +224,6 @@ function upstreamSource(route: RegistryRoute, digest: Digest): BlobSource {
   };
 }
 
-function blobUnknown(digest: Digest): OciError {
-  return new OciError('BLOB_UNKNOWN', `blob ${digest.value} is not held by this node`, { detail: { digest: digest.value } });
+function blobUnknown(digest: Digest): RegistryError {
+  return new RegistryError('BLOB_UNKNOWN', `blob ${digest.value} is not held by this node`, { detail: { digest: digest.value } });
 }

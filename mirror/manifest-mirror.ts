@@ -7,7 +7,7 @@ import { isCannotSpool } from '../cache/spool-full.js';
 import type { TagLocation, TagStore } from '../cache/tag-store.js';
 import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { declaredMediaType } from '../oci/media-types.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import type { ManifestReference } from '../oci/parse-request-path.js';
 import type { ManifestResult } from './mirror-results.js';
 import type { PrivateContent } from './private-content.js';
@@ -68,7 +68,7 @@ export class ManifestMirror {
     }
     const body = fetched.body ?? Buffer.alloc(0);
     if (digestOf(body, digest.algorithm).value !== digest.value) {
-      throw new OciError('UPSTREAM_ERROR', `upstream ${route.registry} sent a manifest that does not match ${digest.value}`);
+      throw new RegistryError('UPSTREAM_ERROR', `upstream ${route.registry} sent a manifest that does not match ${digest.value}`);
     }
     await this.storeManifest(route, digest, body, fetched.mediaType);
     return { digest: digest.value, mediaType: fetched.mediaType, size: body.length, body, source: 'upstream' };
@@ -196,8 +196,8 @@ export class ManifestMirror {
   }
 }
 
-function manifestUnknown(reference: string): OciError {
-  return new OciError('MANIFEST_UNKNOWN', `manifest ${reference} is not known to this node`, { detail: { reference } });
+function manifestUnknown(reference: string): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not known to this node`, { detail: { reference } });
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {

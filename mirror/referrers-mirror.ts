@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { isDiskFull } from '../cache/disk-full.js';
 import type { ReferrersLocation, ReferrersStore } from '../cache/referrers-store.js';
 import type { Digest } from '../oci/digest.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { referrersIndex, referrersTag, type ReferrersIndex } from '../oci/referrers-index.js';
 import type { RegistryRoute } from './registry-router.js';
 import type { RequestOrigin } from './request-origin.js';
@@ -54,7 +54,7 @@ export class ReferrersMirror {
     }
     // A peer's request never makes this node call upstream (request-origin.ts).
     const known = await this.options.referrers.get(location);
-    if (!known) throw new OciError('MANIFEST_UNKNOWN', `no referrers of ${subject.value} are known to this node`, { detail: { subject: subject.value } });
+    if (!known) throw new RegistryError('MANIFEST_UNKNOWN', `no referrers of ${subject.value} are known to this node`, { detail: { subject: subject.value } });
     return { ...filtered(known.manifests, artifactType), source: 'cache', stale: true };
   }
 
@@ -68,7 +68,7 @@ export class ReferrersMirror {
       fallback = await route.client.fetchManifest(route.repository, referrersTag(subject), { method: 'GET', signal });
     } catch (error) {
       // No tag: nothing refers to the subject yet (the spec's answer is an empty list).
-      if (error instanceof OciError && error.code === 'MANIFEST_UNKNOWN') return [];
+      if (error instanceof RegistryError && error.code === 'MANIFEST_UNKNOWN') return [];
       throw error;
     }
     return parseManifests(fallback.body ?? Buffer.alloc(0), `the referrers tag of ${route.registry}`);
@@ -96,11 +96,11 @@ function parseManifests(body: Buffer, where: string): readonly unknown[] {
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    throw new OciError('UPSTREAM_ERROR', `${where} is not JSON`);
+    throw new RegistryError('UPSTREAM_ERROR', `${where} is not JSON`);
   }
   const manifests = (parsed as { manifests?: unknown } | null)?.manifests;
   if (manifests === undefined) return [];
-  if (!Array.isArray(manifests) || !manifests.every(isDescriptor)) throw new OciError('UPSTREAM_ERROR', `${where} is not an image index`);
+  if (!Array.isArray(manifests) || !manifests.every(isDescriptor)) throw new RegistryError('UPSTREAM_ERROR', `${where} is not an image index`);
   return manifests;
 }
 

@@ -1,5 +1,5 @@
 import { canonicalRegistryHost, DOCKER_HUB_HOST as DOCKER_HUB } from '../config/registry-host.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { assertRepositoryName, isRegistryHost } from '../oci/repository-name.js';
 import type { RegistryClient } from '../upstream/registry-client.js';
 
@@ -68,8 +68,8 @@ export class RegistryRouter {
   }
 }
 
-function unknownRegistry(host: string): OciError {
-  return new OciError('NAME_UNKNOWN', `registry ${host.slice(0, 255)} is not mirrored here`, {
+function unknownRegistry(host: string): RegistryError {
+  return new RegistryError('NAME_UNKNOWN', `registry ${host.slice(0, 255)} is not mirrored here`, {
     detail: { registry: host.slice(0, 255) },
   });
 }

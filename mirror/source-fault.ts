@@ -1,4 +1,4 @@
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 
 /**
  * `slow`: stalled or below the throughput floor. `size`: announced a size other than the
@@ -7,7 +7,7 @@ import { OciError } from '../oci/oci-error.js';
  */
 export type SourceFaultKind = 'slow' | 'size';
 
-export class SourceFault extends OciError {
+export class SourceFault extends RegistryError {
   constructor(
     readonly kind: SourceFaultKind,
     message: string,

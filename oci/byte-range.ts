@@ -1,4 +1,4 @@
-import { OciError } from './oci-error.js';
+import { RegistryError } from './registry-error.js';
 
 /** An inclusive byte range, already checked against the blob's size. */
 export interface ByteRange {
@@ -19,9 +19,9 @@ export function resolveRange(header: string | undefined, size: number): ByteRang
   const value = header.trim();
   if (/^bytes=[^,]*,/.test(value)) return undefined;
   const match = SINGLE_RANGE.exec(value);
-  const unsatisfiable = (): OciError =>
-    new OciError('RANGE_INVALID', `range not satisfiable: ${value.slice(0, 64)}`, {
-      headers: { 'Content-Range': `bytes */${size}` },
+  const unsatisfiable = (): RegistryError =>
+    new RegistryError('RANGE_INVALID', `range not satisfiable: ${value.slice(0, 64)}`, {
+      blobSize: size,
       detail: { size },
     });
   if (!match) throw unsatisfiable();

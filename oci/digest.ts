@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { OciError } from './oci-error.js';
+import { RegistryError } from './registry-error.js';
 
 /** The digest algorithms the OCI image spec registers, with the hex length of each. */
 const ALGORITHMS = { sha256: 64, sha512: 128 } as const;
@@ -21,13 +21,13 @@ const DIGEST_SHAPE = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
  */
 export function parseDigest(text: string): Digest {
   const match = DIGEST_SHAPE.exec(text);
-  if (!match) throw new OciError('DIGEST_INVALID', `invalid digest: ${truncate(text)}`);
+  if (!match) throw new RegistryError('DIGEST_INVALID', `invalid digest: ${truncate(text)}`);
   const [, algorithm = '', hex = ''] = match;
   if (!isAlgorithm(algorithm)) {
-    throw new OciError('UNSUPPORTED', `unsupported digest algorithm: ${truncate(algorithm)}`);
+    throw new RegistryError('UNSUPPORTED', `unsupported digest algorithm: ${truncate(algorithm)}`);
   }
   if (hex.length !== ALGORITHMS[algorithm] || !/^[0-9a-f]+$/.test(hex)) {
-    throw new OciError('DIGEST_INVALID', `invalid ${algorithm} digest: ${truncate(text)}`);
+    throw new RegistryError('DIGEST_INVALID', `invalid ${algorithm} digest: ${truncate(text)}`);
   }
   return { algorithm, hex, value: `${algorithm}:${hex}` };
 }

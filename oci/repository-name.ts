@@ -1,4 +1,4 @@
-import { OciError } from './oci-error.js';
+import { RegistryError } from './registry-error.js';
 
 /** distribution's reference grammar: lower-case path components separated by `/`. */
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
@@ -10,11 +10,11 @@ export const MAX_NAME_LENGTH = 255;
 
 export function assertRepositoryName(name: string): void {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
-    throw new OciError('NAME_INVALID', `invalid repository name length: ${name.length}`);
+    throw new RegistryError('NAME_INVALID', `invalid repository name length: ${name.length}`);
   }
   for (const component of name.split('/')) {
     if (!PATH_COMPONENT.test(component)) {
-      throw new OciError('NAME_INVALID', `invalid repository name: ${shorten(name)}`);
+      throw new RegistryError('NAME_INVALID', `invalid repository name: ${shorten(name)}`);
     }
   }
 }
@@ -29,7 +29,7 @@ export function isTag(text: string): boolean {
 
 /** For references typed by a user (the CLI): a bad tag there is a bad name, said at once. */
 export function assertTag(tag: string): void {
-  if (!TAG.test(tag)) throw new OciError('NAME_INVALID', `invalid tag: ${shorten(tag)}`);
+  if (!TAG.test(tag)) throw new RegistryError('NAME_INVALID', `invalid tag: ${shorten(tag)}`);
 }
 
 function shorten(text: string): string {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Peer } from '../discovery/peer-discovery.js';
 import type { Digest } from '../oci/digest.js';
 import { declaredMediaType, MAX_MANIFEST_BYTES, UPSTREAM_MANIFEST_ACCEPT } from '../oci/media-types.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { blobFromResponse } from '../upstream/blob-response.js';
 import { openHttpStream, type HttpStreamResponse, type HttpStreamTimeouts } from '../upstream/open-http-stream.js';
 import type { UpstreamBlob } from '../upstream/registry-client.js';
@@ -103,7 +103,7 @@ export class PeerClient {
     });
     const answer = await readCapped(response.body, 4096);
     if (response.statusCode !== 202) {
-      throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} refused the prefetch: HTTP ${response.statusCode} ${answer.toString('utf8').slice(0, 300)}`);
+      throw new RegistryError('UPSTREAM_ERROR', `peer ${peer.id} refused the prefetch: HTTP ${response.statusCode} ${answer.toString('utf8').slice(0, 300)}`);
     }
   }
 
@@ -135,10 +135,10 @@ async function readSmallAnswer(peer: Peer, response: HttpStreamResponse, limit: 
   // A length past the cap is refused before a byte is read.
   if (Number(response.headers['content-length'] ?? 0) > limit) {
     response.body.destroy();
-    throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} announced an oversized ${what}`);
+    throw new RegistryError('UPSTREAM_ERROR', `peer ${peer.id} announced an oversized ${what}`);
   }
   const body = await readCapped(response.body, limit);
-  if (body.length > limit) throw new OciError('UPSTREAM_ERROR', `peer ${peer.id} sent an oversized ${what}`);
+  if (body.length > limit) throw new RegistryError('UPSTREAM_ERROR', `peer ${peer.id} sent an oversized ${what}`);
   return body;
 }
 
@@ -157,8 +157,8 @@ async function readCapped(body: HttpStreamResponse['body'], limit: number): Prom
   return Buffer.concat(chunks, total);
 }
 
-function peerStatusError(peer: Peer, status: number): OciError {
-  return new OciError(status === 404 ? 'BLOB_UNKNOWN' : 'UPSTREAM_ERROR', `peer ${peer.id} answered HTTP ${status}`, {
+function peerStatusError(peer: Peer, status: number): RegistryError {
+  return new RegistryError(status === 404 ? 'BLOB_UNKNOWN' : 'UPSTREAM_ERROR', `peer ${peer.id} answered HTTP ${status}`, {
     detail: { peer: peer.id, status },
   });
 }

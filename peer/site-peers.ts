@@ -5,7 +5,7 @@ import type { PeerManifestAnswer, PeerSourceOptions, PeerSourceProvider, RelayRo
 import type { RegistryRoute } from '../mirror/registry-router.js';
 import type { TagListMemberSource } from '../mirror/tag-list-mirror.js';
 import { digestOf, type Digest } from '../oci/digest.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import type { UpstreamBlob } from '../upstream/registry-client.js';
 import { fanOut } from './bounded-fan-out.js';
 import type { PeerClient } from './peer-client.js';
@@ -228,7 +228,7 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
           return await client.openBlob(peer, target, offset, { ownerFetch, signal });
         } catch (error) {
           // A plain miss is an answer, not a fault; anything else sidelines the peer a while.
-          if (!(error instanceof OciError && error.code === 'BLOB_UNKNOWN')) health.reportFailure(peer.id);
+          if (!(error instanceof RegistryError && error.code === 'BLOB_UNKNOWN')) health.reportFailure(peer.id);
           throw error;
         }
       },
@@ -273,7 +273,7 @@ class HolderSource implements BlobSource {
         // The next holder, if any.
       }
     }
-    throw new OciError('BLOB_UNKNOWN', 'no peer holds this blob');
+    throw new RegistryError('BLOB_UNKNOWN', 'no peer holds this blob');
   }
 
   reportCorrupt(): void {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { writeOciErrorResponse } from './oci-error-response.js';
 
 /** How long a client past the cap is told to wait before it tries again. */
@@ -59,10 +59,11 @@ export class ConnectionCap {
     this.options.onRefused?.();
     writeOciErrorResponse(
       response,
-      new OciError('UNAVAILABLE', `too many connections: this node serves at most ${this.options.maxConnections} at once; retry shortly`, {
+      new RegistryError('UNAVAILABLE', `too many connections: this node serves at most ${this.options.maxConnections} at once; retry shortly`, {
         detail: { maxConnections: this.options.maxConnections },
-        headers: { 'Retry-After': String(RETRY_AFTER_SECONDS), Connection: 'close' },
+        retryAfterSeconds: RETRY_AFTER_SECONDS,
       }),
+      { Connection: 'close' },
     );
     return true;
   }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ClientAllowList } from '../config/client-allow-list.js';
 import type { PullThroughMirror } from '../mirror/pull-through-mirror.js';
 import type { RegistryRouter } from '../mirror/registry-router.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { createRegistryHandler } from './registry-handler.js';
 import type { EdgePierState } from './request-context.js';
 import { registerHealthRoutes } from './health-routes.js';
@@ -47,7 +47,7 @@ export function createApp(deps: AppDependencies): Koa<EdgePierState> {
   if (allow) {
     app.use(async (ctx, next) => {
       if (!allow.allows(ctx.req.socket.remoteAddress)) {
-        throw new OciError('DENIED', 'this host is not in --client-allow of this node', { detail: { client: ctx.req.socket.remoteAddress } });
+        throw new RegistryError('DENIED', 'this host is not in --client-allow of this node', { detail: { client: ctx.req.socket.remoteAddress } });
       }
       await next();
     });
@@ -69,6 +69,6 @@ export function createApp(deps: AppDependencies): Koa<EdgePierState> {
 /** Last in a chain: what no route answered is a 400 with OCI JSON, not koa's text 404. */
 export function noSuchEndpoint(ctx: Koa.Context): void {
   if (ctx.body === undefined && !ctx.headerSent && ctx.respond !== false) {
-    throw new OciError('PATH_INVALID', `no such endpoint: ${ctx.path.slice(0, 128)}`);
+    throw new RegistryError('PATH_INVALID', `no such endpoint: ${ctx.path.slice(0, 128)}`);
   }
 }

@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { PEER_HEADER } from '../discovery/node-headers.js';
 import { OWNER_FETCH_HEADER, OWNER_FETCH_QUERY, PEER_QUERY } from '../peer/peer-protocol.js';
 import { TICKET_EXPIRES_QUERY, TICKET_QUERY, verifyRedirect } from '../site/redirect-ticket.js';
@@ -27,7 +27,7 @@ export function peerAdmission(key: SiteKey | undefined, now: () => number = Date
     }
     if (key !== undefined) {
       const ticket = query(TICKET_QUERY);
-      if (ticket === undefined) throw new OciError('UNAUTHORIZED', 'the peer API serves site members only (TLS with the site key), or a redirect ticket');
+      if (ticket === undefined) throw new RegistryError('UNAUTHORIZED', 'the peer API serves site members only (TLS with the site key), or a redirect ticket');
       const issuer = query(PEER_QUERY) ?? '';
       const grant = {
         path: ctx.path,
@@ -37,13 +37,13 @@ export function peerAdmission(key: SiteKey | undefined, now: () => number = Date
         expires: Number(query(TICKET_EXPIRES_QUERY)),
       };
       const verdict = request.kind === 'blob' && Number.isSafeInteger(grant.expires) ? verifyRedirect(key, grant, ticket, now()) : 'forged';
-      if (verdict !== 'valid') throw new OciError('UNAUTHORIZED', `redirect ticket ${verdict}`);
+      if (verdict !== 'valid') throw new RegistryError('UNAUTHORIZED', `redirect ticket ${verdict}`);
       return { fromPeer: true, ownerFetch: grant.ownerFetch, peerId: issuer.slice(0, MAX_PEER_ID) };
     }
     if (request.route.authenticated) {
-      throw new OciError('DENIED', 'an open site shares only anonymously fetched content; give the members a --site-key-file to share this registry');
+      throw new RegistryError('DENIED', 'an open site shares only anonymously fetched content; give the members a --site-key-file to share this registry');
     }
-    if (request.byTag) throw new OciError('MANIFEST_UNKNOWN', 'an open site does not answer tags to peers');
+    if (request.byTag) throw new RegistryError('MANIFEST_UNKNOWN', 'an open site does not answer tags to peers');
     const peer = header(PEER_HEADER) || query(PEER_QUERY) || 'anonymous';
     const ownerFetch = header(OWNER_FETCH_HEADER) === '1' || query(OWNER_FETCH_QUERY) === '1';
     return { fromPeer: true, ownerFetch, peerId: peer.slice(0, MAX_PEER_ID), publicOnly: true };

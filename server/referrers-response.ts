@@ -3,7 +3,7 @@ import type { PullThroughMirror } from '../mirror/pull-through-mirror.js';
 import type { RegistryRoute } from '../mirror/registry-router.js';
 import type { RequestOrigin } from '../mirror/request-origin.js';
 import type { Digest } from '../oci/digest.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { IMAGE_INDEX_MEDIA_TYPE } from '../oci/referrers-index.js';
 import { SOURCE_HEADER, STALE_HEADER } from './headers.js';
 import type { EdgePierState } from './request-context.js';
@@ -17,7 +17,7 @@ export async function serveReferrers(
   origin: RequestOrigin,
 ): Promise<void> {
   const { artifactType } = ctx.query;
-  if (Array.isArray(artifactType)) throw new OciError('UNSUPPORTED', 'artifactType may be given once');
+  if (Array.isArray(artifactType)) throw new RegistryError('UNSUPPORTED', 'artifactType may be given once');
   const result = await mirror.referrers(route, subject, artifactType, origin);
   Object.assign(ctx.state.facts, { source: result.source, digest: subject.value, ...(result.stale ? { stale: true } : {}) });
   ctx.set(SOURCE_HEADER, result.source);

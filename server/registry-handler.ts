@@ -6,7 +6,7 @@ import type { RegistryRoute, RegistryRouter } from '../mirror/registry-router.js
 import { rangeLength, resolveRange } from '../oci/byte-range.js';
 import type { Digest } from '../oci/digest.js';
 import { BLOB_MEDIA_TYPE } from '../oci/media-types.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { parseRequestPath, type ManifestReference } from '../oci/parse-request-path.js';
 import { API_VERSION_HEADER } from './oci-error-response.js';
 import { RESOLVED_AT_HEADER } from '../peer/peer-protocol.js';
@@ -39,7 +39,7 @@ export interface RegistryHandlerDependencies {
 export function createRegistryHandler(deps: RegistryHandlerDependencies): (ctx: RegistryContext) => Promise<void> {
   return async (ctx) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      throw new OciError('UNSUPPORTED', `${ctx.method} is not supported: EdgePier is a pull-only mirror`);
+      throw new RegistryError('UNSUPPORTED', `${ctx.method} is not supported: EdgePier is a pull-only mirror`);
     }
     ctx.set(API_VERSION_HEADER);
     const target = parseRequestPath(ctx.path);
@@ -49,7 +49,7 @@ export function createRegistryHandler(deps: RegistryHandlerDependencies): (ctx: 
       return;
     }
     const namespace = typeof ctx.query.ns === 'string' ? ctx.query.ns : undefined;
-    if (Array.isArray(ctx.query.ns)) throw new OciError('NAME_INVALID', 'ns may be given once');
+    if (Array.isArray(ctx.query.ns)) throw new RegistryError('NAME_INVALID', 'ns may be given once');
     const route = deps.router.resolve(target.name, namespace);
     if (namespace !== undefined) ctx.set('OCI-Namespace', namespace);
     const byTag = (target.kind === 'manifest' && target.reference.kind === 'tag') || target.kind === 'tags' || target.kind === 'referrers';

@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { NODE_HEADER } from '../discovery/node-headers.js';
 import type { ServedRequest } from './metrics-served-request.js';
-import { toOciError, writeOciError } from './oci-error-response.js';
+import { ociErrorStatus, toRegistryError, writeOciError } from './oci-error-response.js';
 import type { EdgePierState } from './request-context.js';
 
 /** Scraped and probed often: logged at debug, not once per probe at info. */
@@ -30,8 +30,8 @@ export function requestLogMiddleware(options: RequestLogOptions): Koa.Middleware
     try {
       await next();
     } catch (error) {
-      const ociError = toOciError(error);
-      if (ociError.status >= 500) logger.error({ err: error, path: ctx.path, api }, 'request failed');
+      const ociError = toRegistryError(error);
+      if (ociErrorStatus(ociError) >= 500) logger.error({ err: error, path: ctx.path, api }, 'request failed');
       writeOciError(ctx, ociError);
     }
     const facts = ctx.state.facts;

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { OciError, type OciErrorCode } from '../oci/oci-error.js';
+import { RegistryError, type RegistryErrorCode } from '../oci/registry-error.js';
 import { rawOciErrorResponse } from './oci-error-response.js';
 
 /** Node's default; a registry or proxy client never needs more, an attacker might try. */
@@ -27,7 +27,7 @@ export const DEFAULT_LISTENER_LIMITS: ListenerLimits = { sendTimeoutMs: 30_000, 
  * a bounded shutdown, and errors before a request is parsed (header overflow, malformed HTTP)
  * still get OCI JSON. `malformedCode` names what a malformed request is on this port.
  */
-export function prepareServer(server: Server, malformedCode: OciErrorCode): Set<Socket> {
+export function prepareServer(server: Server, malformedCode: RegistryErrorCode): Set<Socket> {
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
@@ -40,8 +40,8 @@ export function prepareServer(server: Server, malformedCode: OciErrorCode): Set<
     }
     const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
     const ociError = tooLarge
-      ? new OciError('HEADER_INVALID', `request headers larger than ${MAX_HEADER_BYTES} bytes`)
-      : new OciError(malformedCode, 'malformed HTTP request');
+      ? new RegistryError('HEADER_INVALID', `request headers larger than ${MAX_HEADER_BYTES} bytes`)
+      : new RegistryError(malformedCode, 'malformed HTTP request');
     socket.end(rawOciErrorResponse(ociError));
   });
   return sockets;

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { TLSSocket } from 'node:tls';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { isDigestText, SITE_PREFETCH_PATH, SITE_SUMMARY_PATH, SUMMARY_LIMITS, type MemberSummary } from '../peer/site-summary.js';
 import type { SiteKey } from '../site/site-key.js';
 import type { EdgePierState } from './request-context.js';
@@ -9,7 +9,7 @@ export interface SitePeerRoutesDependencies {
   /** The site key; undefined for an open site, where both routes refuse. */
   readonly siteKey: SiteKey | undefined;
   readonly summary: (holds: readonly string[]) => Promise<MemberSummary>;
-  /** Starts a prefetch; resolves the normalised image name. Throws OciError on bad input or overload. */
+  /** Starts a prefetch; resolves the normalised image name. Throws RegistryError on bad input or overload. */
   readonly prefetch: (image: string, pin: boolean) => string;
 }
 
@@ -28,7 +28,7 @@ export function registerSitePeerRoutes(router: Router<EdgePierState>, deps: Site
     const raw = typeof ctx.query.holds === 'string' ? ctx.query.holds : '';
     const holds = raw === '' ? [] : raw.split(',');
     if (holds.length > SUMMARY_LIMITS.holdsQuery || !holds.every(isDigestText)) {
-      throw new OciError('DIGEST_INVALID', `holds: at most ${SUMMARY_LIMITS.holdsQuery} comma-separated digests`);
+      throw new RegistryError('DIGEST_INVALID', `holds: at most ${SUMMARY_LIMITS.holdsQuery} comma-separated digests`);
     }
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await deps.summary(holds);
@@ -36,7 +36,7 @@ export function registerSitePeerRoutes(router: Router<EdgePierState>, deps: Site
   router.post(SITE_PREFETCH_PATH, (ctx) => {
     requireMember(deps.siteKey, ctx.req.socket as Partial<TLSSocket>);
     const image = typeof ctx.query.image === 'string' ? ctx.query.image : '';
-    if (image === '' || image.length > MAX_IMAGE_TEXT) throw new OciError('NAME_INVALID', `image: one reference of at most ${MAX_IMAGE_TEXT} characters`);
+    if (image === '' || image.length > MAX_IMAGE_TEXT) throw new RegistryError('NAME_INVALID', `image: one reference of at most ${MAX_IMAGE_TEXT} characters`);
     const name = deps.prefetch(image, ctx.query.pin === '1');
     ctx.status = 202;
     ctx.body = { image: name, accepted: true };
@@ -45,7 +45,7 @@ export function registerSitePeerRoutes(router: Router<EdgePierState>, deps: Site
 
 function requireMember(key: SiteKey | undefined, socket: Partial<TLSSocket>): void {
   if (key === undefined) {
-    throw new OciError('DENIED', 'an open site has no site view or site prefetch (anyone on the LAN could ask); give the members a --site-key-file');
+    throw new RegistryError('DENIED', 'an open site has no site view or site prefetch (anyone on the LAN could ask); give the members a --site-key-file');
   }
-  if (socket.encrypted !== true) throw new OciError('UNAUTHORIZED', 'site members only (TLS with the site key)');
+  if (socket.encrypted !== true) throw new RegistryError('UNAUTHORIZED', 'site members only (TLS with the site key)');
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import type { SummaryPrefetch } from '../peer/site-summary.js';
 
 /** The counters a prefetch moves as it goes (the shape prefetch's progress reporter has). */
@@ -49,11 +49,11 @@ export class SitePrefetchJobs {
     try {
       name = this.options.normalise(image);
     } catch (error) {
-      throw new OciError('NAME_INVALID', `image ${JSON.stringify(image.slice(0, 200))}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new RegistryError('NAME_INVALID', `image ${JSON.stringify(image.slice(0, 200))}: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (this.jobs.get(name)?.state === 'running') return name;
     const running = [...this.jobs.values()].filter((job) => job.state === 'running').length;
-    if (running >= this.maxRunning) throw new OciError('TOOMANYREQUESTS', `this node already runs ${running} site prefetches`);
+    if (running >= this.maxRunning) throw new RegistryError('TOOMANYREQUESTS', `this node already runs ${running} site prefetches`);
     const job: Job = { state: 'running', blobs: 0, blobsDone: 0, bytes: 0, bytesDone: 0, pinned: pin };
     this.jobs.delete(name);
     this.jobs.set(name, job);

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import type { EdgePierState } from './request-context.js';
 import { renderSitePage } from './site-page.js';
 import type { SiteView } from './site-view.js';
@@ -30,7 +30,7 @@ export function registerSiteRoutes(router: Router<EdgePierState>, site: SiteView
   });
   router.post('/site/prefetch', async (ctx) => {
     const image = typeof ctx.query.image === 'string' ? ctx.query.image : '';
-    if (image === '' || image.length > MAX_IMAGE_TEXT) throw new OciError('NAME_INVALID', `image: one reference of at most ${MAX_IMAGE_TEXT} characters`);
+    if (image === '' || image.length > MAX_IMAGE_TEXT) throw new RegistryError('NAME_INVALID', `image: one reference of at most ${MAX_IMAGE_TEXT} characters`);
     ctx.status = 202;
     ctx.body = await site.prefetch(image, ctx.query.pin === '1');
   });

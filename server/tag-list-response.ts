@@ -3,7 +3,7 @@ import type { PullThroughMirror } from '../mirror/pull-through-mirror.js';
 import type { RegistryRoute } from '../mirror/registry-router.js';
 import type { RequestOrigin } from '../mirror/request-origin.js';
 import type { TagPageRequest } from '../mirror/tag-page.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { SOURCE_HEADER, STALE_HEADER } from './headers.js';
 import type { EdgePierState } from './request-context.js';
 
@@ -35,9 +35,9 @@ export async function serveTagList(
 
 function pageRequest(ctx: Context): TagPageRequest {
   const { n, last } = ctx.query;
-  if (Array.isArray(n) || Array.isArray(last)) throw new OciError('PAGINATION_NUMBER_INVALID', 'n and last may be given once each');
+  if (Array.isArray(n) || Array.isArray(last)) throw new RegistryError('PAGINATION_NUMBER_INVALID', 'n and last may be given once each');
   if (n !== undefined && !/^[0-9]{1,9}$/.test(n)) {
-    throw new OciError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { detail: { n: n.slice(0, 32) } });
+    throw new RegistryError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { detail: { n: n.slice(0, 32) } });
   }
   return {
     ...(n !== undefined ? { n: Math.min(Number(n), MAX_PAGE) } : {}),

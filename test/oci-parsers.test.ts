@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { resolveRange } from '../oci/byte-range.js';
 import { parseDigest } from '../oci/digest.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { parseRequestPath } from '../oci/parse-request-path.js';
+import { ociErrorHeaders, ociErrorStatus } from '../server/oci-error-response.js';
 
 const HEX = 'a'.repeat(64);
 
@@ -11,7 +12,7 @@ function codeOf(action: () => unknown): string {
   try {
     action();
   } catch (error) {
-    assert.ok(error instanceof OciError, `expected OciError, got ${String(error)}`);
+    assert.ok(error instanceof RegistryError, `expected RegistryError, got ${String(error)}`);
     return error.code;
   }
   assert.fail('expected a throw');
@@ -73,10 +74,10 @@ describe('resolveRange', () => {
         resolveRange(header, 100);
         assert.fail(`accepted ${header}`);
       } catch (error) {
-        assert.ok(error instanceof OciError);
+        assert.ok(error instanceof RegistryError);
         assert.equal(error.code, 'RANGE_INVALID');
-        assert.equal(error.status, 416);
-        assert.equal(error.headers['Content-Range'], 'bytes */100');
+        assert.equal(ociErrorStatus(error), 416);
+        assert.equal(ociErrorHeaders(error)['Content-Range'], 'bytes */100');
       }
     }
   });

@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import fc from 'fast-check';
 import { announcementFields } from '../discovery/announcement-seal.js';
 import { addressData, queryQuestions, responseRecords, srvData, txtData } from '../discovery/mdns-wire.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { peerAdmission } from '../server/peer-admission.js';
 import type { RegistryContext } from '../server/registry-handler.js';
 import { signRedirect, verifyRedirect } from '../site/redirect-ticket.js';
@@ -74,7 +74,7 @@ void describe('Content-Range and Content-Length from a source (property)', () =>
         const headers = { ...(range !== undefined ? { 'content-range': range } : {}), ...(length !== undefined ? { 'content-length': length } : {}) };
         const outcome = domainOutcome(
           () => blobFromResponse({ statusCode, headers, body }, offset, 'source', () => statusError),
-          (error) => error === statusError || (error instanceof OciError && error.code === 'UPSTREAM_ERROR'),
+          (error) => error === statusError || (error instanceof RegistryError && error.code === 'UPSTREAM_ERROR'),
         );
         if ('error' in outcome) {
           assert.ok(body.destroyed, 'a refused answer frees its socket');
@@ -203,7 +203,7 @@ void describe('peer headers and redirect tickets (property)', () => {
     return { get: (name: string) => headers[name.toLowerCase()] ?? '', query, req: { socket }, path } as unknown as RegistryContext;
   }
 
-  void it('peerAdmission answers an origin or an OciError for any headers and query, with or without a key', () => {
+  void it('peerAdmission answers an origin or an RegistryError for any headers and query, with or without a key', () => {
     const admitted = [peerAdmission(KEY, () => now), peerAdmission(undefined, () => now)];
     check(
       fc.property(
@@ -217,7 +217,7 @@ void describe('peer headers and redirect tickets (property)', () => {
           for (const originOf of admitted) {
             const ctx = fakeContext(headers, query, encrypted, `/v2/app/blobs/sha256:${'0'.repeat(64)}`);
             const route = { registry: 'docker.io', repository: 'app', client: undefined, authenticated } as never;
-            const outcome = domainOutcome(() => originOf(ctx, { route, kind, byTag }), (error) => error instanceof OciError);
+            const outcome = domainOutcome(() => originOf(ctx, { route, kind, byTag }), (error) => error instanceof RegistryError);
             if ('value' in outcome) {
               assert.equal(outcome.value.fromPeer, true);
               assert.ok((outcome.value.peerId ?? '').length <= 64);

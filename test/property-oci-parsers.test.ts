@@ -1,19 +1,20 @@
 // Property-based tests of the OCI protocol parsers that read request paths and headers from
-// the network: whatever the text, only an OciError escapes, and what parses means what it says.
+// the network: whatever the text, only an RegistryError escapes, and what parses means what it says.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { resolveRange } from '../oci/byte-range.js';
 import { parseDigest } from '../oci/digest.js';
-import { OciError, type OciErrorCode } from '../oci/oci-error.js';
+import { RegistryError, type RegistryErrorCode } from '../oci/registry-error.js';
 import { MAX_PATH_LENGTH, parseRequestPath } from '../oci/parse-request-path.js';
 import { assertRepositoryName, assertTag, isRegistryHost, isTag, MAX_NAME_LENGTH } from '../oci/repository-name.js';
+import { ociErrorHeaders } from '../server/oci-error-response.js';
 import { check, domainOutcome, textFrom } from './support/property.js';
 
 const HEX = '0123456789abcdef'.split('');
 
-function ociError(...codes: OciErrorCode[]): (error: unknown) => boolean {
-  return (error) => error instanceof OciError && codes.includes(error.code);
+function ociError(...codes: RegistryErrorCode[]): (error: unknown) => boolean {
+  return (error) => error instanceof RegistryError && codes.includes(error.code);
 }
 
 const hex = (length: number): fc.Arbitrary<string> => fc.array(fc.constantFrom(...HEX), { minLength: length, maxLength: length }).map((chars) => chars.join(''));
@@ -71,7 +72,7 @@ void describe('repository names and tags (property)', () => {
 });
 
 void describe('parseRequestPath (property)', () => {
-  void it('throws nothing but an OciError, and never lets a traversal or encoded segment through', () => {
+  void it('throws nothing but an RegistryError, and never lets a traversal or encoded segment through', () => {
     check(
       fc.property(pathish, (path) => {
         const outcome = domainOutcome(() => parseRequestPath(path), ociError('PATH_INVALID', 'NAME_INVALID', 'DIGEST_INVALID', 'UNSUPPORTED', 'MANIFEST_UNKNOWN'));
@@ -117,7 +118,7 @@ void describe('resolveRange (property)', () => {
       fc.property(header, size, (text, blobSize) => {
         const outcome = domainOutcome(() => resolveRange(text, blobSize), ociError('RANGE_INVALID'));
         if ('error' in outcome) {
-          assert.equal((outcome.error as OciError).headers['Content-Range'], `bytes */${blobSize}`);
+          assert.equal(ociErrorHeaders(outcome.error as RegistryError)['Content-Range'], `bytes */${blobSize}`);
           return;
         }
         const range = outcome.value;

@@ -6,7 +6,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { GotRegistryClient } from '../upstream/got-registry-client.js';
 import { startMirror } from './support/mirror-under-test.js';
 import { waitUntil } from './support/wait-until.js';
@@ -118,7 +118,7 @@ describe('upstream Bearer token flow', () => {
     const first = client.fetchManifest('app', 'v1', { method: 'GET', signal: cancelled.signal });
     const firstOutcome = first.then(
       () => 'resolved',
-      (error: unknown) => (error instanceof OciError ? error.code : String(error)),
+      (error: unknown) => (error instanceof RegistryError ? error.code : String(error)),
     );
     await waitUntil(() => upstream.tokenRequests === 1, 'the first pull to ask for a token');
     // Joins the token request already running (the realm is known from the first 401).

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 
 /** Who may use the proxy: config/client-allow-list.ts `ClientAllowList` (loopback always). */
 export interface ClientAllow {
@@ -25,7 +25,7 @@ export class ClientAdmission {
   ) {}
 
   /** undefined when the socket's peer may use the proxy, else the error to answer with. */
-  refusal(socket: Socket): OciError | undefined {
+  refusal(socket: Socket): RegistryError | undefined {
     const address = socket.remoteAddress;
     if (this.allow.allows(address)) return undefined;
     const who = address ?? 'an unknown address';
@@ -33,7 +33,7 @@ export class ClientAdmission {
       this.refused.add(who);
       this.logger.warn({ client: who }, 'refused a proxy client that is not in --client-allow (logged once per address)');
     }
-    return new OciError('DENIED', `${who} may not use this proxy: it serves this node and the hosts in --client-allow only`, {
+    return new RegistryError('DENIED', `${who} may not use this proxy: it serves this node and the hosts in --client-allow only`, {
       detail: { client: who },
     });
   }

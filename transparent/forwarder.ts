@@ -3,7 +3,7 @@ import type { Agent as HttpsAgent } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { describeTlsFailure } from '../upstream/tls-failure.js';
 import { writeOciErrorResponse } from '../server/oci-error-response.js';
 import { errorCode } from '../cache/blob-store.js';
@@ -73,7 +73,7 @@ export class Forwarder {
   private failed(error: Error, request: IncomingMessage, response: ServerResponse, origin: string): void {
     const code = errorCode(error) ?? 'ERROR';
     const tlsFailure = describeTlsFailure(error, origin);
-    const ociError = new OciError('UPSTREAM_ERROR', tlsFailure ?? `${origin} could not be reached through EdgePier (${code})`, {
+    const ociError = new RegistryError('UPSTREAM_ERROR', tlsFailure ?? `${origin} could not be reached through EdgePier (${code})`, {
       detail: { origin, reason: code },
     });
     this.options.logger.warn({ origin, reason: code, method: request.method, err: error }, 'forwarding failed');

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { rawOciErrorResponse, writeOciErrorResponse } from '../server/oci-error-response.js';
 import { closeServer, listenOn, MAX_HEADER_BYTES, prepareServer } from '../server/server-lifecycle.js';
 import type { ClientAdmission } from './client-admission.js';
@@ -78,7 +78,7 @@ export class TransparentProxy {
     if ('problem' in target) {
       this.options.logger.info({ target: (request.url ?? '').slice(0, 128), problem: target.problem }, 'refused a malformed CONNECT');
       this.options.observer?.proxyConnect('refused');
-      socket.end(rawOciErrorResponse(new OciError('PROXY_TARGET_INVALID', target.problem, { detail: { target: (request.url ?? '').slice(0, 262) } })));
+      socket.end(rawOciErrorResponse(new RegistryError('PROXY_TARGET_INVALID', target.problem, { detail: { target: (request.url ?? '').slice(0, 262) } })));
       return;
     }
     const decision = this.options.registries.forConnect(target);
@@ -94,7 +94,7 @@ export class TransparentProxy {
         `a CONNECT to port ${target.port} would bypass the mirror and is refused`;
       this.options.logger.info({ target: formatConnectTarget(target) }, 'refused a CONNECT to a registry on another port');
       this.options.observer?.proxyConnect('refused');
-      socket.end(rawOciErrorResponse(new OciError('DENIED', message, { detail: { target: formatConnectTarget(target), ports: decision.ports } })));
+      socket.end(rawOciErrorResponse(new RegistryError('DENIED', message, { detail: { target: formatConnectTarget(target), ports: decision.ports } })));
       return;
     }
     this.tunnelChecked(socket, head, target).catch((error: unknown) => {
@@ -128,14 +128,14 @@ export class TransparentProxy {
       return;
     }
     if (hasPassedThrough(request.headers.via, this.options.via)) {
-      writeOciErrorResponse(response, new OciError('PROXY_LOOP', 'this request already passed through this EdgePier proxy'));
+      writeOciErrorResponse(response, new RegistryError('PROXY_LOOP', 'this request already passed through this EdgePier proxy'));
       return;
     }
     const url = absoluteHttpUrl(request.url);
     if (url === undefined) {
       writeOciErrorResponse(
         response,
-        new OciError(
+        new RegistryError(
           'PROXY_TARGET_INVALID',
           'this is EdgePier\'s proxy port: it takes absolute http:// URLs and CONNECT; registry clients without a proxy setting use the mirror port',
         ),
@@ -175,9 +175,9 @@ export class TransparentProxy {
 }
 
 /** A refused target: 403 DENIED for what the policy forbids, 502 for a name that does not resolve. */
-function targetDenied(target: string, reason: string, message: string): OciError {
+function targetDenied(target: string, reason: string, message: string): RegistryError {
   const code = reason === 'unresolvable' ? 'UPSTREAM_ERROR' : 'DENIED';
-  return new OciError(code, message, { detail: { target: target.slice(0, 262), reason } });
+  return new RegistryError(code, message, { detail: { target: target.slice(0, 262), reason } });
 }
 
 /** An absolute-form `http://` request target, or undefined. */

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { rawOciErrorResponse } from '../server/oci-error-response.js';
 import { formatConnectTarget, type ConnectTarget } from './connect-target.js';
 
@@ -22,14 +22,14 @@ export function openTunnel(client: Socket, head: Buffer, target: ConnectTarget, 
   const where = formatConnectTarget(target);
   const origin = connect({ host: target.host, port: target.port });
   let established = false;
-  const refuse = (error: OciError): void => {
+  const refuse = (error: RegistryError): void => {
     origin.destroy();
     if (client.writable) client.end(rawOciErrorResponse(error));
     else client.destroy();
   };
   const timer = setTimeout(() => {
     options.logger.warn({ target: where }, 'tunnel target did not accept the connection in time');
-    refuse(new OciError('UPSTREAM_TIMEOUT', `${where} did not accept a connection within ${options.connectTimeoutMs} ms`, { detail: { target: where } }));
+    refuse(new RegistryError('UPSTREAM_TIMEOUT', `${where} did not accept a connection within ${options.connectTimeoutMs} ms`, { detail: { target: where } }));
   }, options.connectTimeoutMs);
   origin.once('connect', () => {
     clearTimeout(timer);
@@ -49,7 +49,7 @@ export function openTunnel(client: Socket, head: Buffer, target: ConnectTarget, 
       return;
     }
     options.logger.info({ target: where, reason: error.code }, 'tunnel target unreachable');
-    refuse(new OciError('UPSTREAM_ERROR', `${where} is unreachable (${error.code ?? error.message})`, { detail: { target: where, reason: error.code } }));
+    refuse(new RegistryError('UPSTREAM_ERROR', `${where} is unreachable (${error.code ?? error.message})`, { detail: { target: where, reason: error.code } }));
   });
   // Either side going away ends the other once what it sent is flushed: a half-dead tunnel
   // would only hold file descriptors.

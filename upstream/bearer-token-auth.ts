@@ -1,7 +1,7 @@
 import type { Agent as HttpsAgent } from 'node:https';
 import got from 'got';
 import type { Logger } from 'pino';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import type { RegistryCredentials } from './registry-client.js';
 import { DEFAULT_TOKEN_LIFETIME_S, TokenCache } from './token-cache.js';
 import { upstreamNetworkError } from './upstream-failure.js';
@@ -63,7 +63,7 @@ export class BearerTokenAuth {
   private async requestToken(challenge: AuthChallenge, repository: string, key: string): Promise<void> {
     const registry = this.options.registry;
     const url = challengeRealm(challenge);
-    if (!url) throw new OciError('UPSTREAM_ERROR', `upstream ${registry} sent a Bearer challenge without a usable realm`);
+    if (!url) throw new RegistryError('UPSTREAM_ERROR', `upstream ${registry} sent a Bearer challenge without a usable realm`);
     if (challenge.parameters.service) url.searchParams.set('service', challenge.parameters.service);
     url.searchParams.set('scope', scope(repository));
     const credentials = this.options.credentials;
@@ -84,22 +84,22 @@ export class BearerTokenAuth {
       throw upstreamNetworkError(error, registry);
     }
     if (response.statusCode === 401 || response.statusCode === 403) {
-      throw new OciError('DENIED', `the token server of ${registry} refused the configured credentials`, {
+      throw new RegistryError('DENIED', `the token server of ${registry} refused the configured credentials`, {
         detail: { upstream: registry, status: response.statusCode },
       });
     }
     if (response.statusCode === 429) {
-      throw new OciError('TOOMANYREQUESTS', `the token server of ${registry} is rate limiting`, { detail: { upstream: registry, status: 429 } });
+      throw new RegistryError('TOOMANYREQUESTS', `the token server of ${registry} is rate limiting`, { detail: { upstream: registry, status: 429 } });
     }
     // Any other failure is the token server's, never a statement about the content: a 404
     // here means a wrong realm, not an unknown manifest or blob.
     if (response.statusCode !== 200) {
-      throw new OciError('UPSTREAM_ERROR', `the token server of ${registry} answered HTTP ${response.statusCode}`, {
+      throw new RegistryError('UPSTREAM_ERROR', `the token server of ${registry} answered HTTP ${response.statusCode}`, {
         detail: { upstream: registry, status: response.statusCode, tokenServer: true },
       });
     }
     const parsed = parseTokenResponse(response.body);
-    if (!parsed) throw new OciError('UPSTREAM_ERROR', `the token server of ${registry} answered without a token`);
+    if (!parsed) throw new RegistryError('UPSTREAM_ERROR', `the token server of ${registry} answered without a token`);
     this.tokens.set(key, parsed.token, parsed.expiresIn);
     this.options.logger.debug({ registry, scope: scope(repository), expiresIn: parsed.expiresIn }, 'obtained upstream token');
   }

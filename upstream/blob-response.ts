@@ -1,4 +1,4 @@
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import type { HttpStreamResponse } from './open-http-stream.js';
 import type { UpstreamBlob } from './registry-client.js';
 
@@ -22,7 +22,7 @@ export function blobFromResponse(
     // as one we did not ask for, and a size past 2^53 would make every later check a lie.
     if (start !== offset || end === undefined || size === undefined || end < start || end >= size) {
       response.body.destroy();
-      throw new OciError('UPSTREAM_ERROR', `${who} answered a range we did not ask for`);
+      throw new RegistryError('UPSTREAM_ERROR', `${who} answered a range we did not ask for`);
     }
     return { size, offset, stream: response.body };
   }

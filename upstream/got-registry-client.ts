@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { declaredMediaType, MAX_MANIFEST_BYTES, UPSTREAM_MANIFEST_ACCEPT } from '../oci/media-types.js';
-import { OciError } from '../oci/oci-error.js';
+import { RegistryError } from '../oci/registry-error.js';
 import { blobFromResponse } from './blob-response.js';
 import { openHttpStream, type HttpStreamResponse } from './open-http-stream.js';
 import type {
@@ -140,7 +140,7 @@ export class GotRegistryClient implements RegistryClient {
     }
     const body = await readLimited(response.body, MAX_MANIFEST_BYTES, this.registry);
     const tags = parseTagList(body);
-    if (!tags) throw new OciError('UPSTREAM_ERROR', `upstream ${this.registry} sent a tag list that is not {"tags":[...]}`);
+    if (!tags) throw new RegistryError('UPSTREAM_ERROR', `upstream ${this.registry} sent a tag list that is not {"tags":[...]}`);
     const link = headerValue(response.headers.link) ?? '';
     return { tags, more: /rel="?next"?/.test(link) };
   }
@@ -215,7 +215,7 @@ export class GotRegistryClient implements RegistryClient {
       }
       return response;
     }
-    throw new OciError('UPSTREAM_ERROR', `upstream ${this.registry} kept failing for ${path}`);
+    throw new RegistryError('UPSTREAM_ERROR', `upstream ${this.registry} kept failing for ${path}`);
   }
 
   private async open(method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<OpenResponse> {
@@ -276,7 +276,7 @@ async function readLimited(stream: Readable, limit: number, registry: string): P
       total += buffer.length;
       if (total > limit) {
         stream.destroy();
-        throw new OciError('UPSTREAM_ERROR', `upstream ${registry} sent a manifest larger than ${limit} bytes`);
+        throw new RegistryError('UPSTREAM_ERROR', `upstream ${registry} sent a manifest larger than ${limit} bytes`);
       }
       chunks.push(buffer);
     }

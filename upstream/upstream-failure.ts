@@ -1,4 +1,4 @@
-import { OciError, type OciErrorCode } from '../oci/oci-error.js';
+import { RegistryError, type RegistryErrorCode } from '../oci/registry-error.js';
 import { describeTlsFailure } from './tls-failure.js';
 import { errorCode } from '../cache/blob-store.js';
 
@@ -26,7 +26,7 @@ export const RETRIED_STATUSES: ReadonlySet<number> = new Set([
 /** What an upstream request was for: it decides which "unknown" a 404 becomes. */
 export type UpstreamResource = 'manifest' | 'blob' | 'tags' | 'referrers';
 
-const NOT_FOUND_CODE: Readonly<Record<UpstreamResource, OciErrorCode>> = {
+const NOT_FOUND_CODE: Readonly<Record<UpstreamResource, RegistryErrorCode>> = {
   manifest: 'MANIFEST_UNKNOWN',
   blob: 'BLOB_UNKNOWN',
   // The OCI spec: a tag list of a repository the registry does not know is NAME_UNKNOWN.
@@ -35,8 +35,8 @@ const NOT_FOUND_CODE: Readonly<Record<UpstreamResource, OciErrorCode>> = {
 };
 
 /** Maps an upstream HTTP status to what the mirror's client should see. */
-export function upstreamStatusError(status: number, what: UpstreamResource, registry: string): OciError {
-  const code: OciErrorCode =
+export function upstreamStatusError(status: number, what: UpstreamResource, registry: string): RegistryError {
+  const code: RegistryErrorCode =
     status === 404
       ? NOT_FOUND_CODE[what]
       : status === 401 || status === 403
@@ -52,20 +52,20 @@ export function upstreamStatusError(status: number, what: UpstreamResource, regi
         : code === 'TOOMANYREQUESTS'
           ? `upstream ${registry} is rate limiting (HTTP 429); retry later`
           : `${what === 'tags' ? 'repository' : what} not found at upstream ${registry}`;
-  return new OciError(code, message, { detail: { upstream: registry, status } });
+  return new RegistryError(code, message, { detail: { upstream: registry, status } });
 }
 
 /** Maps a network-level failure (no HTTP answer) to 502 or 504. */
-export function upstreamNetworkError(error: unknown, registry: string): OciError {
-  if (error instanceof OciError) return error;
+export function upstreamNetworkError(error: unknown, registry: string): RegistryError {
+  if (error instanceof RegistryError) return error;
   const code = errorCode(error) ?? 'UNKNOWN';
   const tlsFailure = describeTlsFailure(error, `upstream ${registry}`);
   if (tlsFailure !== undefined) {
-    return new OciError('UPSTREAM_ERROR', tlsFailure, { detail: { upstream: registry, reason: code }, cause: error });
+    return new RegistryError('UPSTREAM_ERROR', tlsFailure, { detail: { upstream: registry, reason: code }, cause: error });
   }
   const timedOut =
     code === 'ETIMEDOUT' || code === 'ABORT_ERR' || code === 'ERR_ABORTED' || (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'));
-  return new OciError(
+  return new RegistryError(
     timedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR',
     timedOut ? `upstream ${registry} did not answer in time` : `upstream ${registry} is unreachable (${code})`,
     { detail: { upstream: registry, reason: code }, cause: error },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { OciError } from '../../oci/oci-error.js';
+import { RegistryError } from '../../oci/registry-error.js';
 import type { RegistryClient } from '../../upstream/registry-client.js';
 import { pushArtifact, pushBlob, pushManifest } from './oci-push.js';
 import { sha256Digest } from './sha256.js';
@@ -60,7 +60,7 @@ async function readAll(stream: Readable): Promise<Buffer> {
 
 async function assertOciError(promise: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof OciError, `an OciError, not ${String(error)}`);
+    assert.ok(error instanceof RegistryError, `an RegistryError, not ${String(error)}`);
     assert.equal(error.code, code);
     return true;
   });
