@@ -58,11 +58,11 @@ export class BlobMirror {
 
   async openBlob(route: RegistryRoute, digest: Digest, origin: RequestOrigin): Promise<BlobHandle | BlobRedirect> {
     this.refusePrivate(digest, origin);
-    const running = this.joinable(digest);
+    const running = this.followable(digest, origin);
     if (running) return this.join(running, true, origin);
     const stored = await this.options.store.stat(digest);
     if (stored) return this.cached(digest, stored.size);
-    const raced = this.joinable(digest);
+    const raced = this.followable(digest, origin);
     if (raced) return this.join(raced, true, origin);
     const role = this.roleFor(digest, origin);
     if (role === 'refuse') throw blobUnknown(digest);
@@ -125,6 +125,23 @@ export class BlobMirror {
   private joinable(digest: Digest): BlobDownload | undefined {
     const download = this.downloads.get(digest.value);
     return download && !download.isFailed ? download : undefined;
+  }
+
+  /**
+   * The running download this request may follow. A peer that ranks above this node for the
+   * digest may follow it only once it is fed by upstream (or done): a download fed by the
+   * site may be fed, through the relay tree, by that very peer, and the two would wait on
+   * each other. Such a peer is answered from committed content only.
+   */
+  private followable(digest: Digest, origin: RequestOrigin): BlobDownload | undefined {
+    const running = this.joinable(digest);
+    if (!running || running.isCommitted || running.source === 'upstream') return running;
+    return this.asksFromAbove(digest, origin) ? undefined : running;
+  }
+
+  private asksFromAbove(digest: Digest, origin: RequestOrigin): boolean {
+    if (!origin.fromPeer || origin.peerId === undefined || !this.options.peers) return false;
+    return this.options.peers.relayRole(digest, origin.peerId) === 'refuse';
   }
 
   private cached(digest: Digest, size: number): BlobHandle {

@@ -90,7 +90,12 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
     if (this.options.discovery.peers().length === 0) return Promise.resolve([]);
     if (this.keepsFromPeers(route)) return Promise.resolve([]);
     const ancestors = this.ancestors(digest);
-    const skip = new Set([this.options.nodeId, ...ancestors.map((peer) => peer.id), options.forPeer]);
+    // The owner asks the member ranked next before it looks further: if the owner was down
+    // a while (killed, restarted), that member took over the digest's upstream fetch, and
+    // following it (it lets a node ranked above it follow only a download fed by upstream)
+    // keeps the WAN crossed once. Normally a miss, one LAN round trip.
+    const successor = ancestors.length === 0 ? this.rank(digest).ranked.find((peer) => peer.id !== options.forPeer) : undefined;
+    const skip = new Set([this.options.nodeId, ...ancestors.map((peer) => peer.id), options.forPeer, successor?.id]);
     // Ask the LAN now, in parallel with the ancestors: the answer is only awaited if they
     // all fail, so it never sits on the fast path.
     const holders = this.options.discovery
@@ -100,6 +105,7 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
     const target = { registry: route.registry, repository: route.repository, digest };
     // Every ancestor ranks above this node, so asking each to fetch for us climbs the ranking.
     const sources: BlobSource[] = ancestors.map((peer) => this.peerSource(peer, target, true));
+    if (successor) sources.push(this.peerSource(successor, target, false));
     sources.push(new HolderSource(holders, this, target));
     return Promise.resolve(sources);
   }

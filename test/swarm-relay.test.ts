@@ -88,11 +88,14 @@ describe('SitePeers: the sources of a cold layer follow the relay tree', () => {
     }
   });
 
-  test('unbounded fan-out is the owner-only layout; the owner itself asks only holders', async () => {
+  test('unbounded fan-out is the owner-only layout; the owner asks the member ranked next, then holders', async () => {
     const names = (await sitePeers(deepest, Infinity).blobSources(route, digest, {})).map((source) => source.name);
     assert.deepEqual(names, [`peer:${ranked[0]}`, 'peer:holders']);
     const owner = members.indexOf(ranked[0] ?? '');
-    assert.deepEqual((await sitePeers(owner, 1).blobSources(route, digest, {})).map((source) => source.name), ['peer:holders']);
+    assert.deepEqual((await sitePeers(owner, 1).blobSources(route, digest, {})).map((source) => source.name), [`peer:${ranked[1]}`, 'peer:holders']);
+    // Fetching for that member, the owner asks the one after it instead.
+    const forSuccessor = await sitePeers(owner, 1).blobSources(route, digest, { forPeer: ranked[1] ?? '' });
+    assert.deepEqual(forSuccessor.map((source) => source.name), [`peer:${ranked[2]}`, 'peer:holders']);
   });
 
   test('a parent that failed is skipped: the tree closes over it', async () => {
@@ -237,6 +240,73 @@ describe('redirect mode fetches a layer once', () => {
       ]);
       assert.equal(sha256(local.bytes), digest);
       assert.equal(sha256(forPeer.body), digest);
+      assert.equal(upstream.blobGets(digest), 1);
+    } finally {
+      await site.close();
+      await upstream.stop();
+    }
+  });
+});
+
+describe('an owner back from a restart follows the member that took over', () => {
+  test('a node ranked above may follow a download fed by upstream, and the WAN is crossed once', async () => {
+    const upstream = new LoopbackRegistry();
+    await upstream.start();
+    const site = await startMemorySite({ nodes: 1, upstreamUrl: upstream.url });
+    const blob = randomBytes(1024 * 1024);
+    const digest = upstream.addBlob(blob);
+    // Slow, so the download is still running when the owner asks.
+    upstream.setBehaviour(digest, { kind: 'slow', chunk: 64 * 1024, intervalMs: 20 });
+    // The owner, back but empty: it answers every blob with 404, so node-1 took over upstream.
+    const owner = idAbove(digest, 'restarted-owner', 'node-1');
+    const fake = await startFakePeer({ lan: site.lan, id: owner, behaviour: 'good', blobs: new Map() });
+    try {
+      const taker = site.nodes[0] ?? assert.fail('no node');
+      await waitUntil(() => (taker.node.peerDiscovery?.peers().length ?? 0) === 1, 'owner seen');
+      const own = fetch(`${taker.url}/v2/app/blobs/${digest}`).then(readBody);
+      await waitUntil(() => upstream.blobGets(digest) === 1, 'node-1 went upstream');
+      const followed = await taker.peerGet(`/v2/app/blobs/${digest}`, { 'x-edgepier-peer': owner });
+      assert.equal(followed.status, 200, 'the owner follows the upstream-fed download');
+      assert.equal(sha256(followed.body), digest);
+      assert.equal(sha256((await own).bytes), digest);
+      assert.equal(upstream.blobGets(digest), 1, 'one upstream GET for both');
+    } finally {
+      await fake.close();
+      await site.close();
+      await upstream.stop();
+    }
+  });
+
+  test('a node ranked above may not follow a download fed by the site: that could be itself, a loop', async () => {
+    const upstream = new LoopbackRegistry();
+    await upstream.start();
+    const site = await startMemorySite({ nodes: 2, upstreamUrl: upstream.url, args: ['--swarm-fan-out', '1'] });
+    try {
+      const blob = randomBytes(1024 * 1024);
+      const digest = upstream.addBlob(blob);
+      // Half the layer, then the rest only when the test says: both downloads stay in flight.
+      let release = (): void => undefined;
+      upstream.setBehaviour(digest, { kind: 'held', fraction: 0.5, until: new Promise<void>((resolve) => (release = resolve)) });
+      const [top, below] = order(digest, ['node-1', 'node-2']);
+      const child = site.nodes.find((node) => node.id === below) ?? assert.fail('no child');
+      await waitUntil(() => site.nodes.every((node) => (node.node.peerDiscovery?.peers().length ?? 0) === 1), 'mesh');
+      // The child's client pulls: its download is fed by its parent, the owner. Once its
+      // client has a first byte, that download is running on a source.
+      const own = await fetch(`${child.url}/v2/app/blobs/${digest}`);
+      assert.equal(own.headers.get('x-edgepier-source'), 'peer');
+      const reader = own.body?.getReader() ?? assert.fail('no body');
+      const first = await reader.read();
+      assert.ok(first.value && first.value.length > 0);
+      const fromAbove = await child.peerGet(`/v2/app/blobs/${digest}`, { 'x-edgepier-peer': top ?? '' });
+      assert.equal(fromAbove.status, 404, 'the owner itself is not let follow what it feeds');
+      const control = child.peerGet(`/v2/app/blobs/${digest}`, { 'x-edgepier-peer': idBetween(digest, 'lower', below ?? '') });
+      release();
+      const followed = await control;
+      assert.equal(followed.status, 200, 'control: a node ranked below follows it');
+      assert.equal(sha256(followed.body), digest);
+      const chunks: Buffer[] = [Buffer.from(first.value)];
+      for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(Buffer.from(next.value));
+      assert.equal(sha256(Buffer.concat(chunks)), digest);
       assert.equal(upstream.blobGets(digest), 1);
     } finally {
       await site.close();
