@@ -69,6 +69,20 @@ export class PeerClient {
     };
   }
 
+  /**
+   * Whether the peer's API answers at all (any HTTP status): for redirect mode, which hands a
+   * runtime to a peer and so must not hand it to one that is gone.
+   */
+  async answers(peer: Peer, signal: AbortSignal): Promise<boolean> {
+    try {
+      const response = await this.open(peer, '/v2/', { [PEER_HEADER]: this.options.nodeId }, { ownerFetch: false, signal });
+      response.body.destroy();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The tags a member knows for a repository (its own records; a member never asks upstream for a peer). */
   async fetchTagList(peer: Peer, target: { registry: string; repository: string }, signal: AbortSignal): Promise<string[]> {
     const path = `/v2/${target.repository}/tags/list?ns=${encodeURIComponent(target.registry)}`;

@@ -117,8 +117,13 @@ export class SitePeers implements PeerSourceProvider, TagListMemberSource {
    */
   async redirectTarget(route: RegistryRoute, digest: Digest): Promise<string | undefined> {
     if (this.keepsFromPeers(route)) return undefined;
-    const parent = this.ancestors(digest)[0];
-    if (parent) return this.redirectUrl(parent, route, digest, true);
+    // The runtime will talk to the ancestor itself, so this node cannot resume for it: an
+    // ancestor that does not answer (killed, say, and not yet gone from mDNS) is skipped and
+    // avoided, the way a proxying node would fall back from it.
+    for (const ancestor of this.ancestors(digest)) {
+      if (await this.options.client.answers(ancestor, AbortSignal.timeout(this.options.peerTimeoutMs))) return this.redirectUrl(ancestor, route, digest, true);
+      this.options.health.reportFailure(ancestor.id);
+    }
     const holders = await this.options.discovery.findHolders(digest.value, { timeoutMs: this.options.holderLookupMs, firstAnswerOnly: true });
     const holder = holders.find((peer) => peer.id !== this.options.nodeId && !this.options.health.isAvoided(peer.id));
     return holder ? this.redirectUrl(holder, route, digest, false) : undefined;

@@ -4,6 +4,8 @@
 // MemoryLan site, with good and bad neighbours as real servers.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { MemoryDiscovery, MemoryLan } from '../discovery/memory-discovery.js';
@@ -309,6 +311,46 @@ describe('an owner back from a restart follows the member that took over', () =>
       assert.equal(sha256(Buffer.concat(chunks)), digest);
       assert.equal(upstream.blobGets(digest), 1);
     } finally {
+      await site.close();
+      await upstream.stop();
+    }
+  });
+});
+
+describe('redirect mode never hands a runtime to a parent that is gone', () => {
+  test('a parent that refuses connections is skipped and avoided; a live one gets the runtime', async () => {
+    const upstream = new LoopbackRegistry();
+    await upstream.start();
+    const site = await startMemorySite({ nodes: 1, upstreamUrl: upstream.url, args: ['--peer-mode', 'redirect'] });
+    const blob = randomBytes(64 * 1024);
+    const digest = upstream.addBlob(blob);
+    // A port nobody listens on: what a killed node's address answers until mDNS forgets it.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const node = site.nodes[0] ?? assert.fail('no node');
+    const dead = new MemoryDiscovery({ lan: site.lan, nodeId: idAbove(digest, 'killed-parent', 'node-1'), url: deadUrl });
+    try {
+      await dead.start();
+      await waitUntil(() => (node.node.peerDiscovery?.peers().length ?? 0) === 1, 'parent seen');
+      const response = await fetch(`${node.url}/v2/app/blobs/${digest}`, { redirect: 'manual' });
+      assert.equal(response.status, 200, `not sent to the dead parent (${response.headers.get('location') ?? ''})`);
+      assert.equal(sha256((await readBody(response)).bytes), digest);
+    } finally {
+      await dead.close();
+    }
+    // Control: a parent that answers gets the runtime.
+    const other = upstream.addBlob(randomBytes(64 * 1024));
+    const live = await startFakePeer({ lan: site.lan, id: idAbove(other, 'live-parent', 'node-1'), behaviour: 'good', blobs: new Map() });
+    try {
+      await waitUntil(() => node.node.peerDiscovery?.peers().some((peer) => peer.id === live.id) === true, 'live parent seen');
+      const redirected = await fetch(`${node.url}/v2/app/blobs/${other}`, { redirect: 'manual' });
+      assert.equal(redirected.status, 307);
+      assert.ok(redirected.headers.get('location')?.startsWith(live.url), redirected.headers.get('location') ?? '');
+      await redirected.body?.cancel();
+    } finally {
+      await live.close();
       await site.close();
       await upstream.stop();
     }
