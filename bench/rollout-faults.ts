@@ -20,6 +20,7 @@ import { expectedImage } from '../test/support/site-pull.js';
 import { createWanSite, parseRate } from '../test/support/site-wan.js';
 import { makeTempDir } from '../test/support/temp-dir.js';
 import { buildImage } from '../test/support/test-image.js';
+import { benchCleanup, benchLog } from './bench-cleanup.js';
 import { table, writeBenchmarkSection } from './benchmarks-file.js';
 import { machine } from './machine-info.js';
 
@@ -58,24 +59,8 @@ if (!(SIZE_MB > 0) || !Number.isInteger(LAYERS) || LAYERS < 2 || !(DELAY_MS >= 0
   throw new Error('bad --size-mb, --layers (≥ 2), --delay-ms, --cut-s or --strike-at (0..1)');
 }
 
-const cleanups: (() => Promise<unknown>)[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) await step().catch((error: unknown) => console.error(`cleanup: ${String(error)}`));
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function log(message: string): void {
-  console.log(`[rollout-faults ${new Date().toISOString().slice(11, 19)}] ${message}`);
-}
+const cleanups = benchCleanup();
+const log = benchLog('rollout-faults');
 
 const DESCRIPTIONS: Record<Fault | 'none', string> = {
   none: 'clean',
@@ -95,18 +80,18 @@ async function main(): Promise<void> {
   const layerSize = Math.round((SIZE_MB * 1e6) / LAYERS);
   log(`building a ${LAYERS}-layer image of ~${SIZE_MB} MB (incompressible)`);
   const layout = await buildImage({ layers: LAYERS, layerSize, seed: `rollout-faults-${SIZE_MB}-${LAYERS}` });
-  cleanups.push(() => layout.cleanup());
+  cleanups.add(() => layout.cleanup());
   const image = expectedImage(layout);
   const target = layout.platformLayers.get('linux/amd64')?.[0];
   if (target === undefined) throw new Error('the image has no layer');
   log(`image ${mb(layout.totalBytes)} MB; site of ${K} nodes, WAN ${RATE} each way, +${DELAY_MS} ms each way`);
   const wan = await createWanSite({ nodes: K, rate: RATE });
-  cleanups.push(() => wan.destroy());
+  cleanups.add(() => wan.destroy());
   const cloud = await startCloudRegistry(wan, { delayMs: DELAY_MS });
-  cleanups.push(() => cloud.stop());
+  cleanups.add(() => cloud.stop());
   await cloud.push(layout, REFERENCE, 10 * 60_000);
   const work = await makeTempDir('rollout-faults');
-  cleanups.push(() => work.remove());
+  cleanups.add(() => work.remove());
 
   let runs = 0;
   /** The 1-minute load average when each run ended: the machine is shared, this flags a noisy run. */
@@ -194,4 +179,4 @@ main()
     console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     process.exitCode = 1;
   })
-  .finally(() => cleanup());
+  .finally(() => cleanups.run());

@@ -33,6 +33,7 @@ import { writeNewSiteKey } from '../site/site-key.js';
 import { swarmPlace } from '../peer/swarm-tree.js';
 import { parseFanOut, formatFanOut } from '../config/parse-fan-out.js';
 import { parseCacheMaxSize } from '../config/parse-size.js';
+import { benchCleanup, benchLog } from './bench-cleanup.js';
 import { writeBenchmarkSection, table } from './benchmarks-file.js';
 import { machine } from './machine-info.js';
 import { cpuTimes, processCpuSeconds } from './rollout-report.js';
@@ -143,24 +144,8 @@ export interface Scenario {
   readonly killed?: { readonly nodeId: string; readonly at: number };
 }
 
-const cleanups: (() => Promise<unknown>)[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) await step().catch((error: unknown) => console.error(`cleanup: ${String(error)}`));
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function log(message: string): void {
-  console.log(`[rollout ${new Date().toISOString().slice(11, 19)}] ${message}`);
-}
+const cleanups = benchCleanup();
+const log = benchLog('rollout');
 
 export async function runScenario(
   name: string,
@@ -372,17 +357,17 @@ async function main(): Promise<void> {
   const layerSize = Math.round(SIZE_BYTES / LAYERS);
   log(`building a ${LAYERS}-layer image of ~${mb(SIZE_BYTES)} MB (incompressible)`);
   const layout: ImageLayout = await buildImage({ layers: LAYERS, layerSize, seed: `rollout-${SIZE_BYTES}-${LAYERS}` });
-  cleanups.push(() => layout.cleanup());
+  cleanups.add(() => layout.cleanup());
   const image = expectedImage(layout);
   const layer = biggestBlob(image).bytes;
   log(`image ${mb(layout.totalBytes)} MB, ${layout.blobs.size} blobs; building a site of ${maxK} nodes, WAN ${RATE} each way, +${DELAY_MS} ms each way, LAN ${LAN_RATE ?? 'unshaped'}`);
   const wan = await createWanSite({ nodes: maxK, rate: RATE, ...(LAN_RATE !== undefined ? { lanRate: LAN_RATE } : {}) });
-  cleanups.push(() => wan.destroy());
+  cleanups.add(() => wan.destroy());
   const cloud = await startCloudRegistry(wan, { delayMs: DELAY_MS });
-  cleanups.push(() => cloud.stop());
+  cleanups.add(() => cloud.stop());
   await cloud.push(layout, REFERENCE, 10 * 60_000);
   const work = await makeTempDir('rollout');
-  cleanups.push(() => work.remove());
+  cleanups.add(() => work.remove());
 
   const siteKeyFile = join(work.path, 'site.key');
   if (flags['site-key'] === true) await writeNewSiteKey(siteKeyFile);
@@ -499,5 +484,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
       process.exitCode = 1;
     })
-    .finally(() => cleanup());
+    .finally(() => cleanups.run());
 }
