@@ -3,39 +3,21 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BlobWriter, StoredBlob } from '../cache/blob-store.js';
 import { hasCode } from '../cache/blob-store.js';
-import { ByteWindow } from '../cache/byte-window.js';
-import { DigestVerifier } from '../cache/digest-verifier.js';
 import { isDiskFull } from '../cache/disk-full.js';
 import { isCannotSpool } from '../cache/spool-full.js';
-import { parseDigest } from '../oci/digest.js';
 import { RegistryError } from '../oci/registry-error.js';
 import type { UpstreamBlob } from '../upstream/registry-client.js';
 import type { BlobSource } from './blob-source.js';
 import { DownloadReader } from './download-reader.js';
+import { openHedged, type SourceOpening } from './hedged-open.js';
+import { PassThrough } from './pass-through.js';
+import { describeError, SourceAttempts } from './source-attempts.js';
 import { SourceFault } from './source-fault.js';
-import { DEFAULT_SOURCE_PACE, PaceWatch, type SourcePace } from './source-pace.js';
+import { DEFAULT_SOURCE_PACE, type SourcePace } from './source-pace.js';
+import { pumpSource } from './source-pump.js';
 
 /** `uncached`: every byte arrived and matched the digest, but the disk was full (or the spool bound reached), so nothing was stored. */
 type DownloadState = 'running' | 'committed' | 'uncached' | 'failed';
-
-/**
- * Once the spool cannot grow (disk full, or the spool bound), readers are fed from memory: this many bytes past
- * the fastest reader at most, so memory stays flat whatever the layer size.
- */
-const PASS_THROUGH_WINDOW_BYTES = 8 * 1024 * 1024;
-/** An uncached download that no reader drains for this long is abandoned. */
-const PASS_THROUGH_STALL_MS = 30_000;
-
-/** The state of a download that went on without its spool (disk full, or the spool bound). */
-interface PassThrough {
-  /** Bytes 0..spooled are still readable from the spool; later ones only from `window`. */
-  readonly spooled: number;
-  readonly window: ByteWindow;
-  readonly verifier: DigestVerifier;
-  /** The furthest byte any reader asked for: the source never runs more than a window ahead. */
-  readHighWater: number;
-  wake: (() => void) | undefined;
-}
 
 export interface BlobDownloadOptions {
   /** The size a manifest declared (descriptor-sizes.ts): sources that contradict it are refused. */
@@ -69,8 +51,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
   private readonly abortController = new AbortController();
   private readonly pace: SourcePace;
   private readonly now: () => number;
-  private readonly failures: string[] = [];
-  private lastError: unknown;
+  private readonly attempts: SourceAttempts;
   /** Bumped when the spool is thrown away and started over: readers of the old one are cut. */
   private spoolGeneration = 0;
   /** The sources whose bytes are in the current spool. */
@@ -92,6 +73,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     this.pace = options.pace ?? DEFAULT_SOURCE_PACE;
     this.now = options.now ?? Date.now;
     this.totalSize = options.expectedSize;
+    this.attempts = new SourceAttempts(writer.digest.value, logger);
     let resolveSized: (size: number) => void = () => undefined;
     let rejectSized: (error: Error) => void = () => undefined;
     this.sized = new Promise<number>((resolve, reject) => {
@@ -137,7 +119,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
 
   /** Bytes received so far (spooled, or held in memory once the disk filled up). */
   get bytesWritten(): number {
-    return this.passThrough ? this.passThrough.window.end : this.writer.bytesWritten;
+    return this.passThrough ? this.passThrough.end : this.writer.bytesWritten;
   }
 
   get error(): Error | undefined {
@@ -181,15 +163,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
   }
 
   readChunk(position: number, length: number): Promise<Buffer> {
-    const passThrough = this.passThrough;
-    if (!passThrough) return this.writer.read(position, length);
-    if (position < passThrough.spooled) return this.writer.read(position, Math.min(length, passThrough.spooled - position));
-    const bytes = passThrough.window.read(position, length);
-    if (position + bytes.length > passThrough.readHighWater) {
-      passThrough.readHighWater = position + bytes.length;
-      passThrough.wake?.();
-    }
-    return Promise.resolve(bytes);
+    return this.passThrough ? this.passThrough.read(position, length) : this.writer.read(position, length);
   }
 
   /**
@@ -240,7 +214,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
         await this.copyFrom(source, blob, resolveSized);
         try {
           if (!this.passThrough) return await this.writer.commit();
-          this.passThrough.verifier.verify();
+          this.passThrough.verify();
         } catch (error) {
           if (hasCode(error, 'EINTEGRITY')) source.reportCorrupt?.();
           // Verified (commit checks the digest before it writes anything) but not storable.
@@ -277,83 +251,21 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
       if (uncached) return this.servedUncached();
     }
     if (this.abortController.signal.aborted) throw new RegistryError('UNAVAILABLE', 'download aborted');
-    // The last source's own error says best what the client should see (404, 504, ...).
-    if (this.lastError instanceof RegistryError) throw this.lastError;
-    throw new RegistryError('UPSTREAM_ERROR', `could not download ${this.digest}: ${this.failures.at(-1) ?? 'no source'}`, {
-      detail: { attempts: this.failures },
-    });
+    throw this.attempts.exhausted();
   }
 
-  /**
-   * Opens `sources[index]`. When it is a peer that has not answered within the hedge delay
-   * and the next source is a peer too, that one is asked as well and the first to answer
-   * wins (Spegel races peers the same way); the other request is cancelled. Upstream is
-   * never raced: a slow owner may be fetching it for the whole site, and asking upstream
-   * beside it would spend the WAN the site exists to spare.
-   * `used`: how many sources this consumed (the download goes on after them).
-   */
-  private openSource(sources: readonly BlobSource[], index: number, offset: number): Promise<{ source: BlobSource; blob: UpstreamBlob; used: number } | { used: number }> {
-    const first = sources[index];
-    const second = sources[index + 1];
-    if (!first) return Promise.resolve({ used: 1 });
-    const hedgeAfterMs = this.pace.hedgeAfterMs;
-    const hedged = hedgeAfterMs > 0 && first.kind === 'peer' && second?.kind === 'peer';
-    return new Promise((resolve) => {
-      let settled = false;
-      let pending = 0;
-      let secondStarted = false;
-      const cancels = new Map<BlobSource, () => void>();
-      const finish = (result: { source: BlobSource; blob: UpstreamBlob; used: number } | { used: number }): void => {
-        settled = true;
-        clearTimeout(timer);
-        for (const cancel of cancels.values()) cancel();
-        resolve(result);
-      };
-      const start = (source: BlobSource, used: number): void => {
-        pending += 1;
-        const controller = new AbortController();
-        cancels.set(source, () => controller.abort(new RegistryError('UNAVAILABLE', 'another source answered first')));
-        source.open(offset, AbortSignal.any([this.abortController.signal, controller.signal])).then(
-          (blob) => {
-            pending -= 1;
-            if (settled) {
-              blob.stream.destroy();
-              return;
-            }
-            // The winner's request must live on; only the loser is cancelled.
-            cancels.delete(source);
-            finish({ source, blob, used });
-          },
-          (error: unknown) => {
-            pending -= 1;
-            if (settled) return;
-            this.noteFailure(source, error);
-            if (hedged && !secondStarted) startSecond();
-            else if (pending === 0) finish({ used: secondStarted ? 2 : 1 });
-          },
-        );
-      };
-      const startSecond = (): void => {
-        if (secondStarted || settled || !second) return;
-        secondStarted = true;
-        clearTimeout(timer);
-        this.logger.debug({ digest: this.digest, source: first.name, hedge: second.name }, 'peer slow to answer: asking the next one too');
-        start(second, 2);
-      };
-      const timer = hedged ? setTimeout(startSecond, hedgeAfterMs) : undefined;
-      start(first, 1);
+  private openSource(sources: readonly BlobSource[], index: number, offset: number): Promise<SourceOpening> {
+    return openHedged(sources, index, offset, {
+      digest: this.digest,
+      hedgeAfterMs: this.pace.hedgeAfterMs,
+      signal: this.abortController.signal,
+      logger: this.logger,
+      onFailure: (source, error) => this.noteFailure(source, error),
     });
   }
 
   private noteFailure(source: BlobSource, error: unknown): void {
-    this.lastError = error;
-    this.failures.push(`${source.name}: ${error instanceof Error ? error.message : String(error)}`);
-    // A peer that simply lacks the blob is the normal cold case, not a fault worth a warning.
-    const miss = source.kind === 'peer' && error instanceof RegistryError && error.code === 'BLOB_UNKNOWN';
-    this.logger[miss ? 'debug' : 'warn'](
-      { digest: this.digest, source: source.name, offset: this.bytesWritten, err: describe(error) },
-      miss ? 'no peer had the blob' : 'blob source failed',
-    );
+    this.attempts.note(source, error, this.bytesWritten);
   }
 
   /**
@@ -396,56 +308,29 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     this.currentSource = source.name;
     if (this.totalSize !== undefined) resolveSized(this.totalSize);
     // A source that ignored our Range starts at 0: skip what the spool already has.
-    let skip = offset - opened.offset;
+    const skip = offset - opened.offset;
     if (skip < 0) {
       opened.stream.destroy();
       throw new RegistryError('UPSTREAM_ERROR', `${source.name} resumed past the requested offset`);
     }
-    // Kept aside: the HTTP client wraps whatever error its stream is destroyed with.
-    let fault: SourceFault | undefined;
-    const watch = new PaceWatch(
-      this.pace,
-      (slow) => {
-        fault = new SourceFault('slow', `${source.name}: ${slow.message}`);
-        opened.stream.destroy(fault);
-      },
-      this.now,
-    );
-    const onAbort = (): void => {
-      opened.stream.destroy(new RegistryError('UNAVAILABLE', 'download aborted'));
-    };
-    this.abortController.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      for await (const piece of opened.stream) {
-        let chunk = piece as Buffer;
-        watch.received(chunk.length);
-        if (skip > 0) {
-          const dropped = Math.min(skip, chunk.length);
-          skip -= dropped;
-          chunk = chunk.subarray(dropped);
-          if (chunk.length === 0) continue;
-        }
-        const room = this.totalSize === undefined ? chunk.length : this.totalSize - this.bytesWritten;
+    const ending = await pumpSource(source.name, opened, {
+      pace: this.pace,
+      now: this.now,
+      signal: this.abortController.signal,
+      skip,
+      room: () => (this.totalSize === undefined ? Infinity : this.totalSize - this.bytesWritten),
+      write: async (chunk) => {
         this.contributors.add(source);
-        watch.pause();
-        await this.append(room < chunk.length ? chunk.subarray(0, room) : chunk);
-        watch.resume();
+        await this.append(chunk);
         this.emit('progress');
-        if (room < chunk.length) {
-          // Cut here, one chunk past the size: what fits is checked against the digest like
-          // any other bytes (a source that appends junk to the right blob still served it),
-          // but the source is avoided from now on.
-          this.logger.warn({ digest: this.digest, source: source.name, size: this.totalSize }, 'source sent more than the blob\'s size: cut');
-          source.reportCorrupt?.();
-          break;
-        }
-      }
-    } catch (error) {
-      throw fault ?? error;
-    } finally {
-      watch.stop();
-      this.abortController.signal.removeEventListener('abort', onAbort);
-      opened.stream.destroy();
+      },
+    });
+    if (ending === 'overflowed') {
+      // Cut one chunk past the size: what fitted is checked against the digest like any
+      // other bytes (a source that appends junk to the right blob still served it), but the
+      // source is avoided from now on.
+      this.logger.warn({ digest: this.digest, source: source.name, size: this.totalSize }, 'source sent more than the blob\'s size: cut');
+      source.reportCorrupt?.();
     }
     if (this.totalSize !== undefined && this.bytesWritten !== this.totalSize) {
       throw new RegistryError('UPSTREAM_ERROR', `${source.name} ended after ${this.bytesWritten} of ${this.totalSize} bytes`);
@@ -465,55 +350,14 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
         return;
       } catch (error) {
         if (!isCannotSpool(error)) throw error;
-        await this.startPassThrough(error);
+        const why = isDiskFull(error) ? 'disk full' : 'spool bound reached';
+        this.logger.warn({ digest: this.digest, spooled: this.writer.bytesWritten, err: describeError(error) }, `${why}: serving this blob without caching it`);
+        this.passThrough = await PassThrough.fromSpool(this.writer, this.digest);
       }
     }
     const passThrough = this.passThrough;
     if (!passThrough) return;
-    await this.waitForReaders(passThrough);
-    passThrough.verifier.update(chunk);
-    passThrough.window.push(chunk);
-    passThrough.window.trimBefore(Math.min(passThrough.readHighWater, passThrough.window.end - PASS_THROUGH_WINDOW_BYTES));
-  }
-
-  /**
-   * The spool write failed for lack of space. The bytes already spooled stay readable from
-   * the spool; the digest is re-hashed from them (the writer's own hash saw the failed chunk).
-   */
-  private async startPassThrough(error: unknown): Promise<void> {
-    const spooled = this.writer.bytesWritten;
-    const why = isDiskFull(error) ? 'disk full' : 'spool bound reached';
-    this.logger.warn({ digest: this.digest, spooled, err: describe(error) }, `${why}: serving this blob without caching it`);
-    const verifier = new DigestVerifier(parseDigest(this.digest));
-    const step = 1024 * 1024;
-    for (let position = 0; position < spooled; position += step) {
-      const bytes = await this.writer.read(position, Math.min(step, spooled - position));
-      if (bytes.length === 0) throw new Error('spool read returned no bytes');
-      verifier.update(bytes);
-    }
-    this.passThrough = { spooled, window: new ByteWindow(spooled), verifier, readHighWater: spooled, wake: undefined };
-  }
-
-  /** Backpressure: holds the source while the fastest reader is a full window behind. */
-  private async waitForReaders(passThrough: PassThrough): Promise<void> {
-    const deadline = Date.now() + PASS_THROUGH_STALL_MS;
-    while (passThrough.window.end - passThrough.readHighWater >= PASS_THROUGH_WINDOW_BYTES) {
-      const signal = this.abortController.signal;
-      if (signal.aborted) throw new RegistryError('UNAVAILABLE', 'download aborted');
-      const left = deadline - Date.now();
-      if (left <= 0) throw new RegistryError('UNAVAILABLE', 'no reader drained an uncached download');
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          passThrough.wake = undefined;
-          resolve();
-        };
-        const timer = setTimeout(done, left);
-        signal.addEventListener('abort', done, { once: true });
-        passThrough.wake = done;
-      });
-    }
+    await passThrough.append(chunk, this.abortController.signal);
   }
 
   /** Readers get every byte; `finished` rejects, so nothing is advertised as held. */
@@ -533,8 +377,4 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     this.released = true;
     void this.writer.abort();
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
