@@ -5,9 +5,10 @@ import { parseDigest, type Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/registry-error.js';
 import { CodedError, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
 import type { CacheBudget } from './cache-budget.js';
-import { OPEN_GRACE_MS, runEvictionPass, type EvictionReport } from './lru-eviction-pass.js';
+import type { EvictionReport } from './lru-eviction-pass.js';
 import { isDiskFull } from './disk-full.js';
 import { DiskFullWriter } from './disk-full-writer.js';
+import { EvictionScheduler } from './eviction-scheduler.js';
 import { reconcileInventory } from './inventory-reconciliation.js';
 import { ServeVerification } from './serve-verification.js';
 import { TrackedWriter } from './tracked-writer.js';
@@ -81,10 +82,7 @@ export class BudgetedBlobStore implements BlobStore {
   private committedBytes = 0;
   private loading: Promise<void> | undefined;
   private reconciling: Promise<void> | undefined;
-  private evicting: Promise<void> | undefined;
-  private evictAgain = false;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private lastReport: EvictionReport | undefined;
+  private readonly eviction: EvictionScheduler;
   private readonly now: () => number;
 
   constructor(private readonly options: BudgetedBlobStoreOptions) {
@@ -93,6 +91,28 @@ export class BudgetedBlobStore implements BlobStore {
       options.verifyServes === false
         ? undefined
         : new ServeVerification({ inner: options.inner, logger: options.logger, onCorrupt: (digest, error) => this.dropCorrupt(digest, error) });
+    this.eviction = new EvictionScheduler(
+      {
+        // Verified content only: a spool (a flood, say) must never push out what is known good.
+        usedBytes: () => this.committedBytes,
+        entries: () => [...this.entries],
+        current: (digest) => this.entries.get(digest),
+        isBusy: (digest) => this.inUse.has(digest) || this.removing.has(digest),
+        evict: async (digest) => {
+          this.removing.add(digest);
+          try {
+            await this.options.inner.remove(parseDigest(digest));
+          } finally {
+            this.removing.delete(digest);
+          }
+          this.forget(digest, 'evicted');
+        },
+        now: this.now,
+        logger: options.logger,
+        ...(options.pins ? { pins: options.pins } : {}),
+      },
+      options.budget,
+    );
   }
 
   /** Bytes the cache holds (committed blobs plus growing spools). */
@@ -110,7 +130,7 @@ export class BudgetedBlobStore implements BlobStore {
   }
 
   get lastEviction(): EvictionReport | undefined {
-    return this.lastReport;
+    return this.eviction.lastEviction;
   }
 
   /** Reads the inventory (the journal, not the index: see UsageJournal). Idempotent. */
@@ -231,19 +251,19 @@ export class BudgetedBlobStore implements BlobStore {
   /** Runs an eviction pass now (if over budget) and resolves when no pass is running. */
   async evictNow(): Promise<EvictionReport | undefined> {
     await this.load();
-    this.scheduleEviction();
+    this.eviction.schedule();
     await this.idle();
-    return this.lastReport;
+    return this.eviction.lastEviction;
   }
 
   /** Resolves when no eviction pass is running or queued. */
-  async idle(): Promise<void> {
-    for (let round = 0; round < 100 && this.evicting; round += 1) await this.evicting;
+  idle(): Promise<void> {
+    return this.eviction.idle();
   }
 
   /** Stops the retry timer, waits for the reconciliation (it writes to the journal, its failure is logged where it began) and evictions, closes the journal. */
   async close(): Promise<void> {
-    clearTimeout(this.retryTimer);
+    this.eviction.stop();
     await this.reconciling?.catch(() => undefined);
     await this.idle();
     await this.options.journal?.close();
@@ -284,7 +304,7 @@ export class BudgetedBlobStore implements BlobStore {
     if (entry && entry.size === stored.size) return entry;
     const record = { digest: stored.digest, size: stored.size, lastUsed: this.now(), ...(stored.mediaType ? { mediaType: stored.mediaType } : {}) };
     this.options.journal?.added(record);
-    this.scheduleEviction();
+    this.eviction.schedule();
     return this.setEntry(record, this.now());
   }
 
@@ -306,7 +326,7 @@ export class BudgetedBlobStore implements BlobStore {
       },
       summary: (counts) => this.options.logger.info({ blobs: this.entries.size, ...counts, bytes: this.committedBytes }, 'cache inventory reconciled'),
     });
-    this.scheduleEviction();
+    this.eviction.schedule();
   }
 
   private markUsed(digest: string, entry: Entry): void {
@@ -350,60 +370,6 @@ export class BudgetedBlobStore implements BlobStore {
     // Hashed on the way in by this very process: ranges need no whole-file check first.
     this.verification?.trust(stored);
     this.options.journal?.added(record);
-    this.scheduleEviction();
-  }
-
-  /** Starts a pass unless one runs; a running pass is told to run once more. */
-  private scheduleEviction(): void {
-    const budget = this.options.budget;
-    if (!budget || this.committedBytes <= budget.maxBytes) return;
-    if (this.evicting) {
-      this.evictAgain = true;
-      return;
-    }
-    this.evicting = (async () => {
-      try {
-        for (let pass = 0; pass < 10; pass += 1) {
-          this.evictAgain = false;
-          await this.evictPass(budget);
-          if (!this.evictAgain) break;
-        }
-      } catch (error) {
-        this.options.logger.error({ err: String(error) }, 'eviction failed');
-      } finally {
-        this.evicting = undefined;
-      }
-    })();
-  }
-
-  private async evictPass(budget: CacheBudget): Promise<void> {
-    const outcome = await runEvictionPass(
-      {
-        // Verified content only: a spool (a flood, say) must never push out what is known good.
-        usedBytes: () => this.committedBytes,
-        entries: () => [...this.entries],
-        current: (digest) => this.entries.get(digest),
-        isBusy: (digest) => this.inUse.has(digest) || this.removing.has(digest),
-        evict: async (digest) => {
-          this.removing.add(digest);
-          try {
-            await this.options.inner.remove(parseDigest(digest));
-          } finally {
-            this.removing.delete(digest);
-          }
-          this.forget(digest, 'evicted');
-        },
-        now: this.now,
-        logger: this.options.logger,
-        ...(this.options.pins ? { pins: this.options.pins } : {}),
-      },
-      budget,
-    );
-    if (outcome.report) this.lastReport = outcome.report;
-    if (outcome.retryAfterGrace) {
-      // Only blobs about to be served stand in the way: try again once they are open.
-      clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => this.scheduleEviction(), OPEN_GRACE_MS).unref();
-    }
+    this.eviction.schedule();
   }
 }
