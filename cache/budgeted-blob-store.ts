@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ByteRange } from '../oci/byte-range.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/registry-error.js';
+import { BlobInventory, type InventoryEntry } from './blob-inventory.js';
 import { CodedError, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
 import type { CacheBudget } from './cache-budget.js';
 import type { EvictionReport } from './lru-eviction-pass.js';
@@ -14,15 +15,13 @@ import { ServeVerification } from './serve-verification.js';
 import { TrackedWriter } from './tracked-writer.js';
 import { UseCounts } from './use-counts.js';
 import type { PinnedDigests } from './pins.js';
-import type { UsageJournal, UsageRecord } from './usage-journal.js';
+import type { UsageJournal } from './usage-journal.js';
 
 export type { EvictionReport } from './lru-eviction-pass.js';
 
 /** Why a blob left the store; every reason means "stop advertising it". */
 export type RemovalReason = 'evicted' | 'corrupt' | 'missing' | 'removed';
 
-/** A serve is written to the journal at most this often per blob (the LRU needs minutes, not ms). */
-const USE_PERSIST_MS = 60_000;
 /** Blobs up to this size are hash-checked inside `stat` when unchecked, so a corrupt one reads as a miss. */
 const VERIFY_IN_STAT_BYTES = 4 * 1024 * 1024;
 
@@ -49,18 +48,6 @@ export interface BudgetedBlobStoreOptions {
   readonly now?: () => number;
 }
 
-interface Entry {
-  size: number;
-  lastUsed: number;
-  mediaType: string | undefined;
-  /** Last time the journal was told of a use. */
-  persistedUse: number;
-  /** Last `stat` hit: see OPEN_GRACE_MS. */
-  statAt: number;
-  /** When this process learnt of the entry (reconciliation keeps newer ones). */
-  knownSince: number;
-}
-
 /**
  * A `BlobStore` decorator that keeps the cache inside its budget. It knows every committed
  * blob's size and last use, which blobs are being read or written right now, and which are
@@ -72,14 +59,13 @@ interface Entry {
  * it again.
  */
 export class BudgetedBlobStore implements BlobStore {
-  private readonly entries = new Map<string, Entry>();
+  private readonly inventory: BlobInventory;
   /** Blobs being read or written: never evicted or dropped from the inventory meanwhile. */
   private readonly inUse = new UseCounts();
   private readonly removing = new Set<string>();
   private readonly verification: ServeVerification | undefined;
   /** Bytes in spools not yet committed: they take disk space too. */
   private spoolBytes = 0;
-  private committedBytes = 0;
   private loading: Promise<void> | undefined;
   private reconciling: Promise<void> | undefined;
   private readonly eviction: EvictionScheduler;
@@ -87,6 +73,7 @@ export class BudgetedBlobStore implements BlobStore {
 
   constructor(private readonly options: BudgetedBlobStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.inventory = new BlobInventory(options.journal, this.now);
     this.verification =
       options.verifyServes === false
         ? undefined
@@ -94,9 +81,9 @@ export class BudgetedBlobStore implements BlobStore {
     this.eviction = new EvictionScheduler(
       {
         // Verified content only: a spool (a flood, say) must never push out what is known good.
-        usedBytes: () => this.committedBytes,
-        entries: () => [...this.entries],
-        current: (digest) => this.entries.get(digest),
+        usedBytes: () => this.inventory.committedBytes,
+        entries: () => this.inventory.snapshot(),
+        current: (digest) => this.inventory.get(digest),
         isBusy: (digest) => this.inUse.has(digest) || this.removing.has(digest),
         evict: async (digest) => {
           this.removing.add(digest);
@@ -117,7 +104,7 @@ export class BudgetedBlobStore implements BlobStore {
 
   /** Bytes the cache holds (committed blobs plus growing spools). */
   get usedBytes(): number {
-    return this.committedBytes + this.spoolBytes;
+    return this.inventory.committedBytes + this.spoolBytes;
   }
 
   /** Bytes in spools: downloads in flight, not yet verified. */
@@ -126,7 +113,7 @@ export class BudgetedBlobStore implements BlobStore {
   }
 
   get blobCount(): number {
-    return this.entries.size;
+    return this.inventory.count;
   }
 
   get lastEviction(): EvictionReport | undefined {
@@ -144,12 +131,12 @@ export class BudgetedBlobStore implements BlobStore {
     if (this.removing.has(digest.value)) return undefined;
     const stored = await this.options.inner.stat(digest);
     if (!stored) {
-      if (this.entries.has(digest.value) && !this.removing.has(digest.value)) this.forget(digest.value, 'missing');
+      if (this.inventory.has(digest.value) && !this.removing.has(digest.value)) this.forget(digest.value, 'missing');
       return undefined;
     }
     const entry = this.track(stored);
     entry.statAt = this.now();
-    this.markUsed(digest.value, entry);
+    this.inventory.markUsed(digest.value, entry);
     if (this.verification && stored.size <= VERIFY_IN_STAT_BYTES && !this.verification.isCurrent(stored)) {
       // Small blobs (manifests, configs) are checked whole before the mirror decides it has
       // them: a corrupt one becomes a miss and is fetched again, the client never notices.
@@ -164,8 +151,8 @@ export class BudgetedBlobStore implements BlobStore {
     this.inUse.acquire(digest.value);
     let stream: Readable;
     try {
-      const entry = this.entries.get(digest.value);
-      if (entry) this.markUsed(digest.value, entry);
+      const entry = this.inventory.get(digest.value);
+      if (entry) this.inventory.markUsed(digest.value, entry);
       const whole = !range || (range.start === 0 && entry !== undefined && range.end >= entry.size - 1);
       const verification = this.verification;
       if (verification && !whole) {
@@ -234,7 +221,7 @@ export class BudgetedBlobStore implements BlobStore {
 
   async *list(): AsyncIterable<StoredBlob> {
     await this.load();
-    for (const [digest, entry] of [...this.entries]) {
+    for (const [digest, entry] of this.inventory.snapshot()) {
       yield { digest, size: entry.size, ...(entry.mediaType ? { mediaType: entry.mediaType } : {}) };
     }
     // The first full listing is the node's start-up advertisement; once it is done (and
@@ -272,70 +259,40 @@ export class BudgetedBlobStore implements BlobStore {
   private async loadEntries(): Promise<void> {
     const known = this.now();
     if (this.options.journal) {
-      for (const record of (await this.options.journal.load()).values()) this.setEntry(record, known);
+      for (const record of (await this.options.journal.load()).values()) this.inventory.set(record, known);
       return;
     }
     // No journal (memory stores, tests): the inner listing is the inventory.
     for await (const blob of this.options.inner.list()) {
-      this.setEntry({ digest: blob.digest, size: blob.size, lastUsed: known, ...(blob.mediaType ? { mediaType: blob.mediaType } : {}) }, known);
+      this.inventory.set({ digest: blob.digest, size: blob.size, lastUsed: known, ...(blob.mediaType ? { mediaType: blob.mediaType } : {}) }, known);
     }
     this.reconciling = Promise.resolve();
   }
 
-  private setEntry(record: UsageRecord, knownSince: number): Entry {
-    const previous = this.entries.get(record.digest);
-    if (previous) this.committedBytes -= previous.size;
-    const entry: Entry = {
-      size: record.size,
-      lastUsed: record.lastUsed,
-      mediaType: record.mediaType,
-      persistedUse: record.lastUsed,
-      statAt: previous?.statAt ?? 0,
-      knownSince,
-    };
-    this.entries.set(record.digest, entry);
-    this.committedBytes += entry.size;
-    return entry;
-  }
-
   /** The entry for content the inner store just confirmed, created if the journal missed it. */
-  private track(stored: StoredBlob): Entry {
-    const entry = this.entries.get(stored.digest);
+  private track(stored: StoredBlob): InventoryEntry {
+    const entry = this.inventory.get(stored.digest);
     if (entry && entry.size === stored.size) return entry;
-    const record = { digest: stored.digest, size: stored.size, lastUsed: this.now(), ...(stored.mediaType ? { mediaType: stored.mediaType } : {}) };
-    this.options.journal?.added(record);
     this.eviction.schedule();
-    return this.setEntry(record, this.now());
+    return this.inventory.add(stored);
   }
 
   private async reconcileEntries(): Promise<void> {
     await reconcileInventory({
       inner: this.options.inner,
       now: this.now,
-      entry: (digest) => this.entries.get(digest),
-      digests: () => [...this.entries.keys()],
-      set: (record, knownSince) => {
-        this.setEntry(record, knownSince);
-        this.options.journal?.added(record);
-      },
+      entry: (digest) => this.inventory.get(digest),
+      digests: () => this.inventory.digests(),
+      set: (record, knownSince) => this.inventory.remember(record, knownSince),
       added: (digest) => this.options.onAdded?.(digest),
       missing: (digest) => {
         if (this.inUse.has(digest)) return false;
         this.forget(digest, 'missing');
         return true;
       },
-      summary: (counts) => this.options.logger.info({ blobs: this.entries.size, ...counts, bytes: this.committedBytes }, 'cache inventory reconciled'),
+      summary: (counts) => this.options.logger.info({ blobs: this.inventory.count, ...counts, bytes: this.inventory.committedBytes }, 'cache inventory reconciled'),
     });
     this.eviction.schedule();
-  }
-
-  private markUsed(digest: string, entry: Entry): void {
-    const now = this.now();
-    entry.lastUsed = now;
-    if (now - entry.persistedUse >= USE_PERSIST_MS) {
-      entry.persistedUse = now;
-      this.options.journal?.used(digest, now);
-    }
   }
 
   private async dropCorrupt(digest: Digest, error: unknown): Promise<void> {
@@ -353,23 +310,17 @@ export class BudgetedBlobStore implements BlobStore {
   }
 
   private forget(digest: string, reason: RemovalReason): void {
-    const entry = this.entries.get(digest);
     this.verification?.forget(digest);
+    const entry = this.inventory.delete(digest);
     if (!entry) return;
-    this.entries.delete(digest);
-    this.committedBytes -= entry.size;
-    this.options.journal?.removed(digest);
     this.options.onRemoved?.(digest, reason, entry.size);
   }
 
   private committed(stored: StoredBlob, spooled: number): void {
     this.spoolBytes -= spooled;
-    const now = this.now();
-    const record = { digest: stored.digest, size: stored.size, lastUsed: now, ...(stored.mediaType ? { mediaType: stored.mediaType } : {}) };
-    this.setEntry(record, now);
+    this.inventory.add(stored);
     // Hashed on the way in by this very process: ranges need no whole-file check first.
     this.verification?.trust(stored);
-    this.options.journal?.added(record);
     this.eviction.schedule();
   }
 }
