@@ -13,19 +13,10 @@ import { UsageJournal } from '../cache/usage-journal.js';
 import { CacacheReferrersStore } from '../cache/cacache-referrers-store.js';
 import { CacacheTagStore } from '../cache/cacache-tag-store.js';
 import type { EdgePierConfig } from '../config/edgepier-config.js';
-import { formatHostPort } from '../config/parse-host-port.js';
-import { CompositeDiscovery } from '../discovery/composite-discovery.js';
-import { MdnsDiscovery } from '../discovery/mdns-discovery.js';
 import type { PeerDiscovery } from '../discovery/peer-discovery.js';
-import { StaticDiscovery } from '../discovery/static-discovery.js';
-import type { PeerSourceProvider } from '../mirror/peer-source-provider.js';
-import type { TagListMemberSource } from '../mirror/tag-list-mirror.js';
 import { PullThroughMirror } from '../mirror/pull-through-mirror.js';
 import { RegistryRouter } from '../mirror/registry-router.js';
 import { PeerClient } from '../peer/peer-client.js';
-import { PeerHealth } from '../peer/peer-health.js';
-import { SitePeers } from '../peer/site-peers.js';
-import { memberFetch } from '../peer/member-fetch.js';
 import { createApp } from '../server/create-app.js';
 import { createPeerApp } from '../server/create-peer-app.js';
 import { PeerServer } from '../server/peer-server.js';
@@ -37,22 +28,15 @@ import { flagCheck, writableDirectoryCheck } from '../server/health.js';
 import { CacheUsageSampler } from '../server/metrics-cache-usage.js';
 import { PrometheusMetrics, type ListenerName } from '../server/metrics-prometheus.js';
 import { StatusBoard } from '../server/status-board.js';
-import { MemberSummaryBuilder } from '../server/site-member-summary.js';
-import { SitePrefetchJobs } from '../server/site-prefetch-jobs.js';
-import { SiteView } from '../server/site-view.js';
-import { formatImageReference, parseImageReference } from './commands/image-reference.js';
-import { prefetchImage } from './commands/prefetch-image.js';
 import { GotRegistryClient } from '../upstream/got-registry-client.js';
 import { loadUpstreamTrust } from '../upstream/upstream-trust.js';
 import { startTransparentProxy } from '../transparent/start-transparent-proxy.js';
 import type { TransparentProxy } from '../transparent/transparent-proxy.js';
+import { LazySite } from './lazy-site.js';
 import { loadNodeId } from './node-id.js';
+import { createNodeDiscovery, createSitePeers, type NodePeersContext } from './node-peers.js';
+import { createNodeSiteView, SITE_SUMMARY_MIN_TIMEOUT_MS } from './node-site-view.js';
 import { edgepierVersion } from './version.js';
-
-/** How long a blob miss waits for the LAN to name holders before going on. */
-const HOLDER_LOOKUP_MS = 150;
-/** The least a member is given to answer a site-view question (a dead one shows as down after it). */
-const SITE_SUMMARY_MIN_TIMEOUT_MS = 2_000;
 
 export interface EdgePierNodeOverrides {
   /** Replaces mDNS/static discovery (in-process multi-node tests use a MemoryLan). */
@@ -109,9 +93,7 @@ export class EdgePierNode {
 
   /** `http://HOST:PORT` of the transparent-mode proxy, when it runs. */
   get proxyUrl(): string | undefined {
-    if (!this.proxyAddress) return undefined;
-    const { address, family, port } = this.proxyAddress;
-    return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+    return this.proxyAddress ? formatUrl('http', this.proxyAddress) : undefined;
   }
 
   get peerDiscovery(): PeerDiscovery | undefined {
@@ -164,15 +146,15 @@ export class EdgePierNode {
     const router = new RegistryRouter(clients, config.upstreams.default.host, Object.keys(config.credentials));
     // Discovery needs the bound port, the mirror needs discovery: forward the holdings.
     const holdings = { holding: (digest: string) => this.discovery?.advertise(digest) };
-    const site = new LazySite();
+    const peers = new LazySite();
     this.mirror = new PullThroughMirror({
       store,
       tags: new CacacheTagStore(config.cacheDir),
       referrers: new CacacheReferrersStore(config.cacheDir),
       logger: logger.child({ component: 'mirror' }),
       tagTimeoutMs: config.tagTimeout,
-      peers: site,
-      tagMembers: site,
+      peers,
+      tagMembers: peers,
       peerMode: config.peerMode,
       holdings,
       privateContent: await PrivateDigestList.load(config.cacheDir),
@@ -203,38 +185,22 @@ export class EdgePierNode {
       ...(config.proxyListen ? [flagCheck('proxy', () => this.proxy !== undefined, 'the transparent proxy is not accepting connections')] : []),
     ];
     const mirror = this.mirror;
-    const summaries = new MemberSummaryBuilder({
-      board: status,
+    const site = createNodeSiteView({
+      cacheDir: config.cacheDir,
+      peerTimeoutMs: config.peerTimeout,
+      keyed: siteKey !== undefined,
+      nodeId: () => this.nodeId,
+      status,
       metrics: () => this.metrics.snapshot(),
       downloads: () => mirror.downloadsInFlight(),
       store,
-      prefetches: () => prefetches.list(),
-    });
-    // A site prefetch pulls through this node's own client API, exactly as a runtime would:
-    // local cache, then the digest's owner or a holder, then upstream once for the site.
-    const prefetches = new SitePrefetchJobs({
-      normalise: (text) => formatImageReference(parseImageReference(text)),
-      run: async ({ image, pin }, progress) => {
-        await prefetchImage({ image: parseImageReference(image), mirror: this.loopbackUrl(), progress, ...(pin ? { pins: new PinFile(config.cacheDir) } : {}) });
-      },
-      logger: logger.child({ component: 'site-prefetch' }),
-    });
-    const siteView = new SiteView({
-      keyed: siteKey !== undefined,
-      selfId: () => this.nodeId,
-      selfSummary: (holds) => summaries.build(holds),
       livePeers: () => this.discovery?.peers() ?? [],
-      knownPeers: () => status.knownPeers(),
-      client: {
-        fetchSiteSummary: (peer, holds, signal) => this.requireSiteClient().fetchSiteSummary(peer, holds, signal),
-        requestPrefetch: (peer, request, signal) => this.requireSiteClient().requestPrefetch(peer, request, signal),
-      },
-      // Not a pull's hot path: a busy member gets longer than --peer-timeout to answer.
-      timeoutMs: Math.max(config.peerTimeout, SITE_SUMMARY_MIN_TIMEOUT_MS),
-      prefetchHere: (image, pin) => prefetches.start(image, pin),
+      siteClient: () => this.requireSiteClient(),
+      loopbackUrl: () => this.loopbackUrl(),
+      logger,
     });
     const allow = new ClientAllowList(config.clientAllow);
-    const app = createApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, metrics: this.metrics, status, readiness, allow, site: siteView });
+    const app = createApp({ mirror: this.mirror, router, logger, nodeId: this.nodeId, metrics: this.metrics, status, readiness, allow, site: site.view });
     const limits = (listener: ListenerName): ListenerLimits => ({
       sendTimeoutMs: config.sendTimeout,
       idleTimeoutMs: config.idleTimeout,
@@ -251,7 +217,7 @@ export class EdgePierNode {
       nodeId: this.nodeId,
       siteKey,
       metrics: this.metrics,
-      site: { summary: (holds) => summaries.build(holds), prefetch: (image, pin) => prefetches.start(image, pin) },
+      site: { summary: site.summary, prefetch: site.prefetch },
     });
     this.peerServer = new PeerServer(peerApp, logger.child({ component: 'peer-server' }), siteKey ? peerTlsServerOptions(siteKey) : undefined, limits('peer'));
     this.peerAddress = await this.peerServer.listen(config.peerListen.host, config.peerListen.port);
@@ -286,26 +252,11 @@ export class EdgePierNode {
       logger,
       ...(peerAgent ? { httpsAgent: peerAgent } : {}),
     });
-    this.discovery = this.createDiscovery(this.peerAddress.port, logger.child({ component: 'discovery' }), siteKey, peerAgent);
-    site.attach(
-      new SitePeers({
-        nodeId: this.nodeId,
-        discovery: this.discovery,
-        client: new PeerClient({
-          nodeId: this.nodeId,
-          peerTimeoutMs: config.peerTimeout,
-          ownerFetchTimeoutMs: config.upstreamTimeout + config.peerTimeout,
-          logger,
-          ...(peerAgent ? { httpsAgent: peerAgent } : {}),
-        }),
-        ...(siteKey ? { siteKey } : {}),
-        health: new PeerHealth(),
-        logger: logger.child({ component: 'peers' }),
-        holderLookupMs: Math.min(HOLDER_LOOKUP_MS, config.peerTimeout),
-        fanOut: config.swarmFanOut,
-        peerTimeoutMs: config.peerTimeout,
-      }),
-    );
+    const peersContext: NodePeersContext = { config, nodeId: this.nodeId, logger, siteKey, peerAgent };
+    this.discovery = this.overrides.discovery
+      ? this.overrides.discovery({ nodeId: this.nodeId, port: this.peerAddress.port, logger: logger.child({ component: 'discovery' }), url: this.peerUrl })
+      : createNodeDiscovery(peersContext, this.peerAddress.port);
+    peers.attach(createSitePeers(peersContext, this.discovery));
     this.discovery.on('peer-up', (peer) => {
       logger.info({ peer: peer.id, url: peer.url }, 'peer up');
       this.metrics.peerChanged('up');
@@ -355,53 +306,8 @@ export class EdgePierNode {
     if (!this.usage) throw new Error('node is not started');
     return this.usage;
   }
-
-  private createDiscovery(port: number, logger: Logger, siteKey: SiteKey | undefined, peerAgent: HttpsAgent | undefined): PeerDiscovery {
-    if (this.overrides.discovery) return this.overrides.discovery({ nodeId: this.nodeId, port, logger, url: this.peerUrl });
-    const sources: PeerDiscovery[] = [];
-    if (this.config.mdns) {
-      sources.push(
-        new MdnsDiscovery({
-          nodeId: this.nodeId,
-          port,
-          logger,
-          ...(this.config.mdnsInterface ? { interfaceAddress: this.config.mdnsInterface } : {}),
-          ...(siteKey ? { membership: { seal: (fields) => siteKey.announcementMac(fields), verify: (fields, mac) => siteKey.verifyAnnouncement(fields, mac) } } : {}),
-        }),
-      );
-    }
-    if (this.config.peers.length > 0) {
-      const scheme = siteKey ? 'https' : 'http';
-      sources.push(
-        new StaticDiscovery({
-          peers: this.config.peers.map((peer) => `${scheme}://${formatHostPort(peer)}`),
-          nodeId: this.nodeId,
-          logger,
-          // A static peer is a member only if it completes the TLS-PSK handshake.
-          ...(peerAgent ? { fetchImpl: memberFetch(peerAgent, this.config.peerTimeout) } : {}),
-        }),
-      );
-    }
-    return new CompositeDiscovery(sources);
-  }
 }
 
 function formatUrl(scheme: 'http' | 'https', { address, family, port }: AddressInfo): string {
   return `${scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
-}
-
-/** Lets the mirror be built before discovery exists (which needs the bound port). */
-class LazySite implements PeerSourceProvider, TagListMemberSource {
-  private site: SitePeers | undefined;
-
-  attach(site: SitePeers): void {
-    this.site = site;
-  }
-
-  blobSources: PeerSourceProvider['blobSources'] = (route, digest, options) => this.site?.blobSources(route, digest, options) ?? Promise.resolve([]);
-  relayRole: PeerSourceProvider['relayRole'] = (digest, asker) => this.site?.relayRole(digest, asker) ?? 'refuse';
-  redirectTarget: PeerSourceProvider['redirectTarget'] = (route, digest) => this.site?.redirectTarget(route, digest) ?? Promise.resolve(undefined);
-  manifestFromPeers: PeerSourceProvider['manifestFromPeers'] = (route, reference) =>
-    this.site?.manifestFromPeers(route, reference) ?? Promise.resolve(undefined);
-  tagsFromMembers: TagListMemberSource['tagsFromMembers'] = (route) => this.site?.tagsFromMembers(route) ?? Promise.resolve(undefined);
 }
