@@ -12,7 +12,7 @@ export interface ParseContext {
   readonly env: Environment;
 }
 
-/** Everything about one setting. Built with the helpers below, listed once in settings.ts. */
+/** Everything about one setting. Built with the helpers below, listed once in settings.ts or one of its groups (settings-*.ts). */
 export interface SettingSpec<T> {
   readonly flag: `--${string}` | null;
   readonly env: `EDGEPIER_${string}` | null;
