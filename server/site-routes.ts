@@ -1,9 +1,9 @@
 import type Router from '@koa/router';
 import { RegistryError } from '../oci/registry-error.js';
+import { sendPage, sendSnapshot } from './page-response.js';
 import type { EdgePierState } from './request-context.js';
 import { renderSitePage } from './site-page.js';
 import type { SiteView } from './site-view.js';
-import { STATUS_PAGE_CSP } from './status-page.js';
 
 const MAX_IMAGE_TEXT = 512;
 
@@ -14,19 +14,13 @@ const MAX_IMAGE_TEXT = 512;
  */
 export function registerSiteRoutes(router: Router<EdgePierState>, site: SiteView): void {
   router.get('/site.json', async (ctx) => {
-    const snapshot = await site.gather();
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = snapshot;
+    sendSnapshot(ctx, await site.gather());
   });
   router.get('/site', async (ctx) => {
     const snapshot = await site.gather();
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('Content-Security-Policy', STATUS_PAGE_CSP);
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.type = 'text/html; charset=utf-8';
     // ?refresh=0 stops the reloading (to read or copy in peace), up to 60 s between reloads.
     const asked = typeof ctx.query.refresh === 'string' && /^\d{1,2}$/.test(ctx.query.refresh) ? Number(ctx.query.refresh) : 2;
-    ctx.body = renderSitePage(snapshot, Math.min(asked, 60));
+    sendPage(ctx, renderSitePage(snapshot, Math.min(asked, 60)));
   });
   router.post('/site/prefetch', async (ctx) => {
     const image = typeof ctx.query.image === 'string' ? ctx.query.image : '';
