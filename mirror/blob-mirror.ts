@@ -19,6 +19,7 @@ export interface BlobMirrorOptions {
   /** `redirect` sends local clients to the peer that has (or owns) a blob; `proxy` streams it. */
   readonly peerMode?: 'proxy' | 'redirect';
   readonly holdings?: HoldingsListener;
+  /** Remembers what was fetched with credentials, so an open site never shares it. */
   readonly privateContent?: PrivateContent;
   /** Sizes manifests declared, so a download knows its size before the first byte. */
   readonly sizes?: DescriptorSizes;

@@ -1,41 +1,23 @@
-import type { Logger } from 'pino';
-import type { BlobStore } from '../cache/blob-store.js';
 import { MemoryReferrersStore } from '../cache/memory-referrers-store.js';
 import type { ReferrersStore } from '../cache/referrers-store.js';
-import type { TagStore } from '../cache/tag-store.js';
 import type { Digest } from '../oci/digest.js';
 import type { ManifestReference } from '../oci/parse-request-path.js';
-import { BlobMirror } from './blob-mirror.js';
+import { BlobMirror, type BlobMirrorOptions } from './blob-mirror.js';
 import { DescriptorSizes } from './descriptor-sizes.js';
-import { ManifestMirror } from './manifest-mirror.js';
+import { ManifestMirror, type ManifestMirrorOptions } from './manifest-mirror.js';
 import type { BlobHandle, BlobRedirect, ContentSource, InflightDownload, ManifestResult } from './mirror-results.js';
-import type { PrivateContent } from './private-content.js';
-import type { HoldingsListener, PeerSourceProvider } from './peer-source-provider.js';
 import type { RegistryRoute } from './registry-router.js';
 import { ReferrersMirror, type ReferrersResult } from './referrers-mirror.js';
 import type { RequestOrigin } from './request-origin.js';
-import type { SourcePace } from './source-pace.js';
 import { TagListMirror, type TagListMemberSource, type TagListResult } from './tag-list-mirror.js';
 import type { TagPageRequest } from './tag-page.js';
 
-export interface PullThroughMirrorOptions {
-  readonly store: BlobStore;
-  readonly tags: TagStore;
-  readonly logger: Logger;
-  /** How long a tag lookup waits for upstream before the last known mapping is used. */
-  readonly tagTimeoutMs: number;
-  readonly peers?: PeerSourceProvider;
-  /** `redirect` sends local clients to the peer that has (or owns) a blob; `proxy` streams it. */
-  readonly peerMode?: 'proxy' | 'redirect';
-  readonly holdings?: HoldingsListener;
-  /** Remembers what was fetched with credentials, so an open site never shares it. */
-  readonly privateContent?: PrivateContent;
+/** What the façade is built from: what its blob and manifest parts take, plus the tag lists' and referrers' own. */
+export interface PullThroughMirrorOptions extends ManifestMirrorOptions, Omit<BlobMirrorOptions, 'sizes'> {
   /** Keeps referrers lists for offline answers; default: in memory only. */
   readonly referrers?: ReferrersStore;
   /** Site members asked for tags when upstream and this node know none (site membership; unset for now). */
   readonly tagMembers?: TagListMemberSource;
-  /** How fast a blob source must deliver (stall, floor, hedge); defaults in source-pace.ts. */
-  readonly pace?: SourcePace;
 }
 
 /**
