@@ -96,33 +96,23 @@ export class PrometheusMetrics implements Metrics {
     this.evictedBytes = new Counter({ name: 'edgepier_cache_evicted_bytes_total', help: 'Bytes evicted from the cache.', registers });
     const cacheUsage = options.cacheUsage;
     if (cacheUsage) {
-      new Gauge({
-        name: 'edgepier_cache_size_bytes',
-        help: 'Bytes of committed content in the cache.',
-        registers,
-        async collect() {
-          const usage = await cacheUsage().catch(() => undefined);
-          if (usage) this.set(usage.usedBytes);
-        },
-      });
-      new Gauge({
-        name: 'edgepier_cache_blobs',
-        help: 'Committed blobs and manifests in the cache.',
-        registers,
-        async collect() {
-          const usage = await cacheUsage().catch(() => undefined);
-          if (usage) this.set(usage.blobs);
-        },
-      });
-      new Gauge({
-        name: 'edgepier_cache_budget_bytes',
-        help: 'Configured cache budget in bytes (0: unlimited).',
-        registers,
-        async collect() {
-          const usage = await cacheUsage().catch(() => undefined);
-          if (usage) this.set(usage.budgetBytes ?? 0);
-        },
-      });
+      const cacheGauges: ReadonlyArray<readonly [name: string, help: string, value: (usage: CacheUsage) => number]> = [
+        ['edgepier_cache_size_bytes', 'Bytes of committed content in the cache.', (usage) => usage.usedBytes],
+        ['edgepier_cache_blobs', 'Committed blobs and manifests in the cache.', (usage) => usage.blobs],
+        ['edgepier_cache_budget_bytes', 'Configured cache budget in bytes (0: unlimited).', (usage) => usage.budgetBytes ?? 0],
+      ];
+      for (const [name, help, value] of cacheGauges) {
+        new Gauge({
+          name,
+          help,
+          registers,
+          async collect() {
+            // A sample that cannot be taken leaves the gauge at its last value.
+            const usage = await cacheUsage().catch(() => undefined);
+            if (usage) this.set(value(usage));
+          },
+        });
+      }
     }
     const inflight = options.inflightDownloads;
     new Gauge({
