@@ -28,6 +28,8 @@ export interface RecordedRequest {
   readonly path: string;
   readonly range?: string;
   readonly headers: IncomingHttpHeaders;
+  /** The client's port: two requests with different ones came on different connections. */
+  readonly remotePort?: number;
 }
 
 /**
@@ -40,7 +42,8 @@ export class LoopbackRegistry {
   private readonly blobs = new Map<string, Buffer>();
   private readonly manifests = new Map<string, { body: Buffer; mediaType: string }>();
   private readonly tags = new Map<string, string>();
-  private readonly behaviours = new Map<string, { behaviour: BlobBehaviour; remaining: number }>();
+  /** Per digest (or `repo:tag`), what its next requests get, in order; then they are answered normally. */
+  private readonly behaviours = new Map<string, Array<{ behaviour: BlobBehaviour; remaining: number }>>();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
   url = '';
@@ -69,7 +72,12 @@ export class LoopbackRegistry {
    * (then normally again), so a test can fail one request without racing the retry.
    */
   setBehaviour(digest: string, behaviour: BlobBehaviour, times = Infinity): void {
-    this.behaviours.set(digest, { behaviour, remaining: times });
+    this.behaviours.set(digest, [{ behaviour, remaining: times }]);
+  }
+
+  /** The next GETs of `digest` get one of these each, in order, then normal answers (a fault, then another). */
+  setBehaviourSequence(digest: string, behaviours: readonly BlobBehaviour[]): void {
+    this.behaviours.set(digest, behaviours.map((behaviour) => ({ behaviour, remaining: 1 })));
   }
 
   count(filter: (request: RecordedRequest) => boolean = () => true): number {
@@ -103,7 +111,8 @@ export class LoopbackRegistry {
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const range = request.headers.range;
-    this.requests.push({ method: request.method ?? 'GET', path, headers: request.headers, ...(range ? { range } : {}) });
+    const remotePort = request.socket.remotePort;
+    this.requests.push({ method: request.method ?? 'GET', path, headers: request.headers, ...(range ? { range } : {}), ...(remotePort !== undefined ? { remotePort } : {}) });
     if (path === '/v2/' || path === '/v2') {
       response.end('{}');
       return;
@@ -113,7 +122,7 @@ export class LoopbackRegistry {
     const [, repository = '', kind, reference = ''] = match;
     if (kind === 'manifests') {
       // A tag can be given a status answer too (`setBehaviour('repo:tag', ...)`, e.g. 429).
-      const tagBehaviour = this.behaviours.get(`${repository}:${reference}`)?.behaviour;
+      const tagBehaviour = this.behaviours.get(`${repository}:${reference}`)?.[0]?.behaviour;
       if (tagBehaviour?.kind === 'status') {
         response.writeHead(tagBehaviour.status, { 'content-type': 'application/json' });
         response.end('{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limited"}]}');
@@ -136,11 +145,13 @@ export class LoopbackRegistry {
   }
 
   private nextBehaviour(digest: string): BlobBehaviour {
-    const set = this.behaviours.get(digest);
-    if (!set) return { kind: 'normal' };
-    set.remaining -= 1;
-    if (set.remaining <= 0) this.behaviours.delete(digest);
-    return set.behaviour;
+    const queue = this.behaviours.get(digest);
+    const next = queue?.[0];
+    if (!queue || !next) return { kind: 'normal' };
+    next.remaining -= 1;
+    if (next.remaining <= 0) queue.shift();
+    if (queue.length === 0) this.behaviours.delete(digest);
+    return next.behaviour;
   }
 
   private sendBlob(request: IncomingMessage, response: ServerResponse, digest: string, blob: Buffer): void {

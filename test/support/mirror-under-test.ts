@@ -6,6 +6,7 @@ import { CacacheTagStore } from '../../cache/cacache-tag-store.js';
 import type { PeerSourceProvider } from '../../mirror/peer-source-provider.js';
 import { PullThroughMirror } from '../../mirror/pull-through-mirror.js';
 import { RegistryRouter } from '../../mirror/registry-router.js';
+import type { SourcePace } from '../../mirror/source-pace.js';
 import { createApp } from '../../server/create-app.js';
 import type { ReadinessCheck } from '../../server/health.js';
 import { HttpServer } from '../../server/http-server.js';
@@ -29,6 +30,8 @@ export interface MirrorUnderTestOptions {
   readonly limits?: ListenerLimits;
   /** Serves `/healthz` and `/readyz` when given. */
   readonly readiness?: readonly ReadinessCheck[];
+  /** How fast blob sources must deliver (what `--download-stall-timeout` and friends set). */
+  readonly pace?: SourcePace;
 }
 
 /** A store the fixture closes after the mirror, when it has something to close. */
@@ -71,6 +74,7 @@ export async function startMirror(options: MirrorUnderTestOptions): Promise<Mirr
     logger,
     tagTimeoutMs: options.tagTimeoutMs ?? 2_000,
     ...(options.peers ? { peers: options.peers } : {}),
+    ...(options.pace ? { pace: options.pace } : {}),
   });
   const app = createApp({ mirror, router, logger, nodeId: options.nodeId ?? 'test-node', ...(options.readiness ? { readiness: options.readiness } : {}) });
   const server = new HttpServer(app, logger, options.limits);
