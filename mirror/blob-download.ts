@@ -15,6 +15,7 @@ import { describeError, SourceAttempts } from './source-attempts.js';
 import { SourceFault } from './source-fault.js';
 import { DEFAULT_SOURCE_PACE, type SourcePace } from './source-pace.js';
 import { pumpSource } from './source-pump.js';
+import { UpstreamRedial } from './upstream-redial.js';
 
 /** `uncached`: every byte arrived and matched the digest, but the disk was full (or the spool bound reached), so nothing was stored. */
 type DownloadState = 'running' | 'committed' | 'uncached' | 'failed';
@@ -52,6 +53,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
   private readonly pace: SourcePace;
   private readonly now: () => number;
   private readonly attempts: SourceAttempts;
+  private readonly redial: UpstreamRedial;
   /** Bumped when the spool is thrown away and started over: readers of the old one are cut. */
   private spoolGeneration = 0;
   /** The sources whose bytes are in the current spool. */
@@ -74,6 +76,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
     this.now = options.now ?? Date.now;
     this.totalSize = options.expectedSize;
     this.attempts = new SourceAttempts(writer.digest.value, logger);
+    this.redial = new UpstreamRedial(writer.digest.value, logger);
     let resolveSized: (size: number) => void = () => undefined;
     let rejectSized: (error: Error) => void = () => undefined;
     this.sized = new Promise<number>((resolve, reject) => {
@@ -237,10 +240,15 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
           throw new RegistryError('UPSTREAM_ERROR', `${source.name} sent content that does not match ${this.digest}`);
         }
         this.noteFailure(source, error);
+        const progressed = this.bytesWritten > before;
+        // The last source, upstream, stalled or was cut: a fresh connection, until those are spent.
+        const redial = index + used >= sources.length ? this.redial.decide(source, error, progressed, this.bytesWritten) : 'not-a-path-break';
+        if (redial === 'again') continue;
+        if (redial === 'spent') break;
         if (error instanceof SourceFault) {
           // Misbehaved (too slow, or a size that contradicts what we know): not resumed from.
           if (error.kind === 'size') source.reportCorrupt?.();
-        } else if (this.bytesWritten > before && !resumed) {
+        } else if (progressed && !resumed) {
           resumed = true;
           continue;
         }
@@ -251,7 +259,7 @@ export class BlobDownload extends EventEmitter<DownloadEvents> {
       if (uncached) return this.servedUncached();
     }
     if (this.abortController.signal.aborted) throw new RegistryError('UNAVAILABLE', 'download aborted');
-    throw this.attempts.exhausted();
+    throw this.redial.gaveUp ?? this.attempts.exhausted();
   }
 
   private openSource(sources: readonly BlobSource[], index: number, offset: number): Promise<SourceOpening> {
