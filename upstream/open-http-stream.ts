@@ -52,6 +52,11 @@ export function openHttpStream(
     // Errors after the response arrived belong to whoever reads the body (pipeline or
     // iterator); this listener only keeps one that fires before they attach from crashing.
     request.on('error', () => undefined);
+    // got's streams never destroy themselves (autoDestroy: false), and only destroy() takes
+    // back the listener got put on `signal`. Node keeps a timeout signal that has listeners
+    // alive until it fires, so without this every request read to its end stayed in memory,
+    // socket state and all, for the rest of its timeout (under load: thousands of them).
+    request.once('end', () => request.destroy());
     request.once('error', reject);
     request.once('response', (response: { statusCode: number; headers: IncomingHttpHeaders }) => {
       request.off('error', reject);
