@@ -271,6 +271,8 @@ export class EdgePierNode {
         clientAllow: allow,
         // The proxy must never be a way into this node's own listeners.
         ownPorts: () => [this.address?.port, this.peerAddress?.port].filter((port) => port !== undefined),
+        maxConnections: config.maxConnections,
+        onRefused: () => this.metrics.connectionRefused('proxy'),
         logger: logger.child({ component: 'proxy' }),
       });
       this.proxy = started.proxy;
