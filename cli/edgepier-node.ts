@@ -33,6 +33,7 @@ import { peerHttpsAgent, peerTlsServerOptions } from '../site/peer-tls.js';
 import { loadSiteKey, type SiteKey } from '../site/site-key.js';
 import { HttpServer } from '../server/http-server.js';
 import type { ListenerLimits } from '../server/server-lifecycle.js';
+import { exposeGc } from './expose-gc.js';
 import { flagCheck, writableDirectoryCheck } from '../server/health.js';
 import { CacheUsageSampler } from '../server/metrics-cache-usage.js';
 import { PrometheusMetrics, type ListenerName } from '../server/metrics-prometheus.js';
@@ -241,6 +242,7 @@ export class EdgePierNode {
       maxConnections: config.maxConnections,
       onSendTimeout: () => this.metrics.sendTimedOut(listener),
       onRefused: () => this.metrics.connectionRefused(listener),
+      ...(listener === 'client' ? { collectGarbage: exposeGc() } : {}),
     });
     this.server = new HttpServer(app, logger.child({ component: 'server' }), limits('client'));
     this.address = await this.server.listen(config.listen.host, config.listen.port);

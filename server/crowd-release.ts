@@ -1,0 +1,49 @@
+/** Far past a node's usual handful of runtimes and peers: this many open at once is a crowd. */
+export const CROWD_CONNECTIONS = 256;
+/** How long the listener must stay nearly empty before the crowd counts as gone. */
+const QUIET_MS = 2_000;
+const CHECK_EVERY_MS = 500;
+
+/**
+ * Tells `onGone` once after a crowd of connections has left a listener (at most 1/16 of it
+ * still open for QUIET_MS), so the node can collect what the crowd left behind.
+ *
+ * Why: what a crowd's connections held (the chunk stuck on each socket, parsers, streams) is
+ * garbage once they close, but V8 collects when JavaScript allocates, and a node left idle
+ * after a crowd allocates almost nothing. Measured: 10 s after 1,500 stalled clients were
+ * gone, 82 MB of their buffers were still uncollected and RSS sat at the crowd's peak.
+ */
+export class CrowdRelease {
+  private peak = 0;
+  private quietSince: number | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly openConnections: () => number,
+    private readonly onGone: (peakConnections: number) => void,
+    private readonly crowd = CROWD_CONNECTIONS,
+    private readonly quietMs = QUIET_MS,
+  ) {
+    this.timer = setInterval(() => this.check(Date.now()), CHECK_EVERY_MS);
+    this.timer.unref();
+  }
+
+  check(now: number): void {
+    const open = this.openConnections();
+    this.peak = Math.max(this.peak, open);
+    if (this.peak < this.crowd || open > this.crowd / 16) {
+      this.quietSince = undefined;
+      return;
+    }
+    this.quietSince ??= now;
+    if (now - this.quietSince < this.quietMs) return;
+    const peak = this.peak;
+    this.peak = open;
+    this.quietSince = undefined;
+    this.onGone(peak);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
