@@ -1,5 +1,5 @@
 /** Far past a node's usual handful of runtimes and peers: this many open at once is a crowd. */
-export const CROWD_CONNECTIONS = 256;
+export const CROWD_CONNECTIONS = 128;
 /** How long the listener must stay nearly empty before the crowd counts as gone. */
 const QUIET_MS = 2_000;
 const CHECK_EVERY_MS = 500;
