@@ -7,7 +7,7 @@
 // Each scenario runs in a fresh EdgePier process (so VmHWM is that scenario's own peak),
 // loopback only; every client has a deadline and every process is stopped by its pid.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -22,6 +22,7 @@ import { runCommand } from '../test/support/run-command.js';
 import { table, writeBenchmarkSection } from './benchmarks-file.js';
 import { mib } from './serve-report.js';
 import { readProcessMemory, RssSampler } from './serve-rss.js';
+import { percentile, SocketLifetimeTracker, type SocketLifetimes } from './server-sockets.js';
 
 const MiB = 1024 * 1024;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -37,6 +38,8 @@ const { values: flags } = parseArgs({
     'send-timeout-s': { type: 'string', default: '10' },
     /** How long the never-reading clients stay connected at most (the before tree never cuts them). */
     'window-s': { type: 'string', default: '30' },
+    /** How long to wait after the crowd is gone (and the server's fds are back) before "after" is read. */
+    'settle-s': { type: 'string', default: '10' },
     'no-write': { type: 'boolean', default: false },
     /** Only scenario 1 (scenario 2 takes many minutes on a busy machine). */
     'skip-readers': { type: 'boolean', default: false },
@@ -47,6 +50,9 @@ const READERS = positive('readers');
 const BLOB_BYTES = positive('blob-mib') * MiB;
 const SEND_TIMEOUT_S = positive('send-timeout-s');
 const WINDOW_MS = positive('window-s') * 1000;
+/** The cap is raised past the crowd so that every client of scenario 1 is a stalled one. */
+const LIMIT_FLAGS = ['--send-timeout', `${SEND_TIMEOUT_S}s`, '--max-connections', String(CLIENTS + 100)];
+const SETTLE_MS = positive('settle-s') * 1000;
 
 function positive(name: keyof typeof flags): number {
   const value = Number(flags[name]);
@@ -64,6 +70,29 @@ interface Tree {
 interface Gauges {
   readonly rss: number;
   readonly fds: number;
+}
+
+/** Where the after-crowd RSS sits, from the server's own /metrics (prom-client's process gauges). */
+interface HeapSplit {
+  readonly heapUsed: number;
+  readonly external: number;
+}
+
+async function heapSplit(url: string): Promise<HeapSplit | undefined> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return { heapUsed: gauge('nodejs_heap_size_used_bytes'), external: gauge('nodejs_external_memory_bytes') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The crowd is gone and the server holds no more of its fds: wait SETTLE_MS, then read what stayed. */
+async function settled(pid: number, url: string, idle: Gauges): Promise<{ after: Gauges; split: HeapSplit | undefined }> {
+  await pollGauges(pid, 15_000, (now) => now.fds <= idle.fds + 5, () => undefined);
+  await new Promise((resolvePromise) => setTimeout(resolvePromise, SETTLE_MS));
+  return { after: await gauges(pid), split: await heapSplit(url) };
 }
 
 async function gauges(pid: number): Promise<Gauges> {
@@ -135,7 +164,10 @@ interface StalledResult {
   readonly cutMs: number | undefined;
   /** Client fds the server still held at the end of the window. */
   readonly stillOpen: number;
+  /** Each client connection as the server saw it, accept to close. */
+  readonly lifetimes: SocketLifetimes;
   readonly after: Gauges;
+  readonly split: HeapSplit | undefined;
 }
 
 async function stalledScenario(tree: Tree, cacheDir: string, digest: Digest): Promise<StalledResult> {
@@ -144,6 +176,8 @@ async function stalledScenario(tree: Tree, cacheDir: string, digest: Digest): Pr
   try {
     const pid = edgepier.process.pid;
     const idle = await gauges(pid);
+    const tracker = new SocketLifetimeTracker(pid);
+    await tracker.ready;
     let peakRss = idle.rss;
     let peakFds = idle.fds;
     const seen = (now: Gauges): void => {
@@ -161,9 +195,9 @@ async function stalledScenario(tree: Tree, cacheDir: string, digest: Digest): Pr
     const { hwm } = await readProcessMemory(pid);
     for (const client of clients) client.destroy();
     // The crowd left: wait (bounded) for the server to let go of everything.
-    await pollGauges(pid, 15_000, (now) => now.fds <= idle.fds + 5, () => undefined);
-    const after = await gauges(pid);
-    return { idle, peak: { rss: peakRss, fds: peakFds }, hwm, cutMs, stillOpen: Math.max(0, atEnd.fds - idle.fds), after };
+    const { after, split } = await settled(pid, edgepier.url, idle);
+    const lifetimes = await tracker.stop();
+    return { idle, peak: { rss: peakRss, fds: peakFds }, hwm, cutMs, stillOpen: Math.max(0, atEnd.fds - idle.fds), lifetimes, after, split };
   } finally {
     for (const client of clients) client.destroy();
     await edgepier.process.stop();
@@ -178,6 +212,7 @@ interface ReadersResult {
   readonly ok: number;
   readonly problems: readonly string[];
   readonly after: Gauges;
+  readonly split: HeapSplit | undefined;
 }
 
 function readWhole(url: string): Promise<number> {
@@ -208,9 +243,8 @@ async function readersScenario(tree: Tree, cacheDir: string, digest: Digest): Pr
     const problems = results.flatMap((result) =>
       result.status === 'rejected' ? [String(result.reason)] : result.value === BLOB_BYTES ? [] : [`got ${result.value} bytes of ${BLOB_BYTES}`],
     );
-    await pollGauges(pid, 15_000, (now) => now.fds <= idle.fds + 5, () => undefined);
-    const after = await gauges(pid);
-    return { idle, maxSampled: rss.maxSampled, hwm: rss.hwm, ms, ok: READERS - problems.length, problems: [...new Set(problems)].slice(0, 5), after };
+    const { after, split } = await settled(pid, edgepier.url, idle);
+    return { idle, maxSampled: rss.maxSampled, hwm: rss.hwm, ms, ok: READERS - problems.length, problems: [...new Set(problems)].slice(0, 5), after, split };
   } finally {
     await edgepier.process.stop();
   }
@@ -220,15 +254,30 @@ function mb(bytes: number): string {
   return `${Math.round(bytes / 1e6)} MB`;
 }
 
+function afterCell(after: Gauges, split: HeapSplit | undefined): string {
+  const heap = split && Number.isFinite(split.heapUsed) ? ` (JS heap ${mb(split.heapUsed)}, buffers ${mb(split.external)})` : '';
+  return `${mb(after.rss)}${heap}, ${after.fds} fds`;
+}
+
+/** The server's view: longest-lived client connections, against the send timeout. */
+function lifetimeCell(lifetimes: SocketLifetimes): string {
+  const all = lifetimes.closedMs;
+  const seconds = (ms: number | undefined): string => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
+  const late = all.filter((ms) => ms > (SEND_TIMEOUT_S + 2) * 1000).length;
+  return `max ${seconds(all.at(-1))}, p99 ${seconds(percentile(all, 0.99))}, p50 ${seconds(percentile(all, 0.5))}; ${late} of ${lifetimes.seen} over ${SEND_TIMEOUT_S + 2} s${lifetimes.open > 0 ? `, ${lifetimes.open} never closed` : ''}`;
+}
+
 async function main(): Promise<void> {
   const trees: Tree[] = [];
   if (flags.before !== undefined) {
     const before = resolve(flags.before);
     if (!existsSync(join(before, 'tsconfig.build.json'))) throw new Error(`${before} is not an EdgePier worktree`);
-    trees.push({ label: 'before', root: before, extraFlags: [] });
+    // A before tree that has the send timeout and the cap gets the same flags (it is then the
+    // same limits, measured on older code); one from before them gets none.
+    const knowsLimits = readFileSync(join(before, 'config', 'settings.ts'), 'utf8').includes("'--send-timeout'");
+    trees.push({ label: 'before', root: before, extraFlags: knowsLimits ? LIMIT_FLAGS : [] });
   }
-  // The cap is raised past the crowd so that every client of scenario 1 is a stalled one.
-  trees.push({ label: 'after', root: ROOT, extraFlags: ['--send-timeout', `${SEND_TIMEOUT_S}s`, '--max-connections', String(CLIENTS + 100)] });
+  trees.push({ label: 'after', root: ROOT, extraFlags: LIMIT_FLAGS });
   for (const tree of trees) await build(tree.root);
   const workDir = await mkdtemp(join(tmpdir(), 'edgepier-bench-hostile-'));
   try {
@@ -254,7 +303,8 @@ async function main(): Promise<void> {
         `${mb(r.peak.rss)} (+${mb(delta)})${tree.label === 'after' ? (delta < STALLED_RSS_TARGET ? ' ✓' : ' ✗') : ''}`,
         String(r.peak.fds),
         r.cutMs === undefined ? `not cut: ${r.stillOpen} fds held after ${WINDOW_MS / 1000} s` : `${(r.cutMs / 1000).toFixed(1)} s`,
-        `${mb(r.after.rss)}, ${r.after.fds} fds`,
+        lifetimeCell(r.lifetimes),
+        afterCell(r.after, r.split),
       ];
     });
     const readerRows = trees.flatMap((tree) => {
@@ -265,20 +315,22 @@ async function main(): Promise<void> {
         tree.label,
         mb(r.idle.rss),
         `${mb(peak)}${tree.label === 'after' ? (peak < READERS_RSS_TARGET ? ' ✓' : ' ✗') : ''}`,
-        `${(r.ms / 1000).toFixed(1)} s (${mib((READERS * BLOB_BYTES) / (r.ms / 1000))}/s)`,
+        `${(r.ms / 1000).toFixed(1)} s (${mib((READERS * BLOB_BYTES) / (r.ms / 1000))} MiB/s)`,
         `${r.ok}/${READERS}${r.problems.length > 0 ? ` (${r.problems.join('; ')})` : ''}`,
-        `${mb(r.after.rss)}, ${r.after.fds} fds`,
+        afterCell(r.after, r.split),
       ]];
     });
-    const command = `npm run bench:hostile-clients -- --before ${flags.before ?? '<none>'} --clients ${CLIENTS} --readers ${READERS} --blob-mib ${BLOB_BYTES / MiB} --send-timeout-s ${SEND_TIMEOUT_S} --window-s ${WINDOW_MS / 1000}${flags['skip-readers'] ? ' --skip-readers' : ''}`;
+    const command = `npm run bench:hostile-clients -- --before ${flags.before ?? '<none>'} --clients ${CLIENTS} --readers ${READERS} --blob-mib ${BLOB_BYTES / MiB} --send-timeout-s ${SEND_TIMEOUT_S} --window-s ${WINDOW_MS / 1000} --settle-s ${SETTLE_MS / 1000}${flags['skip-readers'] ? ' --skip-readers' : ''}`;
     const body = [
-      `Command: \`${command}\` (built CLI of each tree; before = the \`--before\` worktree, after = this tree run with \`--send-timeout ${SEND_TIMEOUT_S}s --max-connections ${CLIENTS + 100}\`). Loopback, one cached ${BLOB_BYTES / MiB} MiB blob, a fresh EdgePier process per scenario, ${new Date().toISOString().slice(0, 10)}.`,
+      `Command: \`${command}\` (built CLI of each tree; before = the \`--before\` worktree, after = this tree, both run with \`${LIMIT_FLAGS.join(' ')}\` when the before tree knows those flags). Loopback, one cached ${BLOB_BYTES / MiB} MiB blob, a fresh EdgePier process per scenario, ${new Date().toISOString().slice(0, 10)}.`,
       '',
       `### ${CLIENTS} clients that send a blob GET and never read`,
       '',
       `Target (after): peak RSS under idle + ${mb(STALLED_RSS_TARGET)}, every client cut within the send timeout (the sweep adds up to 1 s). "Cut" is from the last client connected until the server's fds are back to idle + 5.`,
       '',
-      table(['tree', 'idle RSS', 'peak RSS', 'peak fds', 'cut after', 'after the crowd left'], stalledRows),
+      `"Connection lifetime" is the server's own view (socket inodes in its /proc fd table, polled every 200 ms): accept to close. A client's connect() returns once the kernel has finished the handshake, which can be long before the server accepts when its accept queue is full or it is starved of CPU, so "cut after" (client clock) overstates it. "After" is read ${SETTLE_MS / 1000} s after the server's fds were back to idle.`,
+      '',
+      table(['tree', 'idle RSS', 'peak RSS', 'peak fds', 'cut after (from the last connect)', 'connection lifetime (server side)', 'after the crowd left'], stalledRows),
       ...(readerRows.length === 0
         ? []
         : [

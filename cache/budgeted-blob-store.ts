@@ -169,7 +169,7 @@ export class BudgetedBlobStore implements BlobStore {
         }
       }
       stream = await this.options.inner.createReadStream(digest, range);
-      if (verification && whole) stream = verification.verifying(digest, stream);
+      if (verification && whole) stream = verification.verifying(digest, stream, entry?.size);
     } catch (error) {
       this.inUse.release(digest.value);
       throw error;

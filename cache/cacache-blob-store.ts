@@ -13,6 +13,7 @@ import { parseDigest, toIntegrity, type Digest } from '../oci/digest.js';
 import { CodedError, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
 import { DigestVerifier } from './digest-verifier.js';
 import { FileRangeReader } from './file-range-reader.js';
+import { ReadBudget } from './read-budget.js';
 
 /**
  * Size of each file read when serving a client that keeps up. Node's default (64 KiB) costs a
@@ -36,7 +37,11 @@ export function blobKey(digest: Digest): string {
  * one disk write, and nothing unverified ever sits where a reader could find it.
  */
 export class CacacheBlobStore implements BlobStore {
-  constructor(readonly directory: string) {}
+  constructor(
+    readonly directory: string,
+    /** Bounds the large read chunks of all this store's open reads together. */
+    private readonly readBudget = new ReadBudget(),
+  ) {}
 
   async stat(digest: Digest): Promise<StoredBlob | undefined> {
     const info = await cacache.get.info(this.directory, blobKey(digest));
@@ -77,8 +82,9 @@ export class CacacheBlobStore implements BlobStore {
     // Raw file reads, not cacache.get.stream: content was verified once on the way in, and
     // re-hashing every serve would cap throughput well below what the disk can do (cacache's
     // stream also reads ahead a full buffer whatever the client takes). Reads grow to
-    // READ_CHUNK_BYTES once the client has shown it keeps up (see FileRangeReader).
-    return new FileRangeReader(handle, start, end, READ_CHUNK_BYTES);
+    // READ_CHUNK_BYTES (or its share of the read budget, with many readers) once the client
+    // has shown it keeps up (see FileRangeReader).
+    return new FileRangeReader(handle, start, end, READ_CHUNK_BYTES, this.readBudget);
   }
 
   async createWriter(digest: Digest, options: { mediaType?: string } = {}): Promise<BlobWriter> {

@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pacedReadSize } from './paced-read-size.js';
+import type { ReadBudget } from './read-budget.js';
 
 /**
  * Reads `[start, end]` of an open file only when the consumer asks (no read-ahead buffer:
@@ -11,15 +12,19 @@ import { pacedReadSize } from './paced-read-size.js';
 export class FileRangeReader extends Readable {
   private position: number;
   private delivered = 0;
+  private readonly leaveBudget: () => void;
 
   constructor(
     private readonly handle: FileHandle,
     start: number,
     private readonly end: number,
     private readonly largeReadBytes: number,
+    /** Shared by the store's reads: many readers at once each get a smaller large read. */
+    private readonly budget?: ReadBudget,
   ) {
     super({ highWaterMark: 0 });
     this.position = start;
+    this.leaveBudget = budget?.enter() ?? (() => undefined);
   }
 
   override _read(): void {
@@ -28,7 +33,8 @@ export class FileRangeReader extends Readable {
       this.push(null);
       return;
     }
-    const length = Math.min(left, pacedReadSize(this.delivered, this.largeReadBytes));
+    const large = this.budget?.largeReadBytes(this.largeReadBytes) ?? this.largeReadBytes;
+    const length = Math.min(left, pacedReadSize(this.delivered, large));
     const buffer = Buffer.allocUnsafe(length);
     this.handle.read(buffer, 0, length, this.position).then(
       ({ bytesRead }) => {
@@ -47,6 +53,7 @@ export class FileRangeReader extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.leaveBudget();
     this.handle.close().then(
       () => callback(error),
       () => callback(error),

@@ -78,9 +78,12 @@ export class ServeVerification {
     this.checkWhole(digest).catch((error: unknown) => this.options.logger.error({ digest: digest.value, err: String(error) }, 'background check failed'));
   }
 
-  /** Wraps a whole-blob read so it errors (and the blob is dropped) instead of ending on bad bytes. */
-  verifying(digest: Digest, stream: Readable): Readable {
-    const verifier = new HoldBackVerifier(digest, (ok) => {
+  /**
+   * Wraps a whole-blob read so it errors (and the blob is dropped) instead of ending on bad
+   * bytes. `expectedBytes` (the stored size, when known) lets it hold back only the final chunk.
+   */
+  verifying(digest: Digest, stream: Readable, expectedBytes?: number): Readable {
+    return new HoldBackVerifier(stream, digest, expectedBytes, (ok) => {
       if (!ok) return this.options.onCorrupt(digest, new Error('hash mismatch while serving'));
       if (!this.verified.has(digest.value)) {
         this.verified.set(digest.value, undefined);
@@ -88,9 +91,6 @@ export class ServeVerification {
       }
       return undefined;
     });
-    stream.once('error', (error) => verifier.destroy(error));
-    verifier.once('close', () => stream.destroy());
-    return stream.pipe(verifier);
   }
 
   private async hashWhole(digest: Digest): Promise<boolean> {

@@ -24,6 +24,7 @@ import { peerHttpsAgent, peerTlsServerOptions } from '../site/peer-tls.js';
 import { loadSiteKey, type SiteKey } from '../site/site-key.js';
 import { HttpServer } from '../server/http-server.js';
 import type { ListenerLimits } from '../server/server-lifecycle.js';
+import { exposeGc } from './expose-gc.js';
 import { flagCheck, writableDirectoryCheck } from '../server/health.js';
 import { CacheUsageSampler } from '../server/metrics-cache-usage.js';
 import { PrometheusMetrics, type ListenerName } from '../server/metrics-prometheus.js';
@@ -207,6 +208,7 @@ export class EdgePierNode {
       maxConnections: config.maxConnections,
       onSendTimeout: () => this.metrics.sendTimedOut(listener),
       onRefused: () => this.metrics.connectionRefused(listener),
+      ...(listener === 'client' ? { collectGarbage: exposeGc() } : {}),
     });
     this.server = new HttpServer(app, logger.child({ component: 'server' }), limits('client'));
     this.address = await this.server.listen(config.listen.host, config.listen.port);
@@ -237,6 +239,8 @@ export class EdgePierNode {
         clientAllow: allow,
         // The proxy must never be a way into this node's own listeners.
         ownPorts: () => [this.address?.port, this.peerAddress?.port].filter((port) => port !== undefined),
+        maxConnections: config.maxConnections,
+        onRefused: () => this.metrics.connectionRefused('proxy'),
         logger: logger.child({ component: 'proxy' }),
       });
       this.proxy = started.proxy;

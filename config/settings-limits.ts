@@ -27,8 +27,9 @@ export const SERVING_LIMIT_SETTINGS: SettingGroup<'sendTimeout' | 'idleTimeout' 
     yamlKey: 'maxConnections',
     valueName: 'COUNT',
     description:
-      'Open client API connections served at once. Past it a request gets 503 UNAVAILABLE with Retry-After (health and ' +
-      'metrics are still answered); past twice it new connections are dropped.',
+      'Open connections served at once, on each listener (client API, peer API, proxy) counted on its own. Past it a ' +
+      'request (or CONNECT) gets 503 UNAVAILABLE with Retry-After (client API health and metrics are still answered); ' +
+      'past twice it new connections are dropped.',
     default: '1024',
     defaultText: '1024',
     parse: (text) => parseCount(text, 1_000_000),

@@ -1,7 +1,7 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server, Socket } from 'node:net';
 import { RegistryError } from '../oci/registry-error.js';
-import { writeOciErrorResponse } from './oci-error-response.js';
+import { rawOciErrorResponse, writeOciErrorResponse } from './oci-error-response.js';
 
 /** How long a client past the cap is told to wait before it tries again. */
 export const RETRY_AFTER_SECONDS = 1;
@@ -10,6 +10,8 @@ const OVER_CAP_IDLE_MS = 5_000;
 
 export interface ConnectionCapOptions {
   readonly maxConnections: number;
+  /** Which listener this is, for the message ("client API", "peer API", "proxy"). */
+  readonly listener?: string;
   /** Paths answered even past the cap (health checks, metrics): an operator must still see in. */
   readonly exempt?: (path: string) => boolean;
   readonly onRefused?: () => void;
@@ -31,7 +33,15 @@ export class ConnectionCap {
     return this.open;
   }
 
+  /**
+   * Counts the connections of `server` (several servers may share one cap: the peer API's
+   * plain and TLS servers). On a TLS server a request arrives on the TLS socket, not the one
+   * accepted, so that one is judged again once its handshake is done.
+   */
   attach(server: Server): void {
+    server.on('secureConnection', (socket: Socket) => {
+      if (this.open > this.options.maxConnections) this.overCap.add(socket);
+    });
     server.on('connection', (socket: Socket) => {
       this.open += 1;
       socket.once('close', () => {
@@ -57,14 +67,23 @@ export class ConnectionCap {
     const path = (request.url ?? '').split('?')[0] ?? '';
     if (this.options.exempt?.(path)) return false;
     this.options.onRefused?.();
-    writeOciErrorResponse(
-      response,
-      new RegistryError('UNAVAILABLE', `too many connections: this node serves at most ${this.options.maxConnections} at once; retry shortly`, {
-        detail: { maxConnections: this.options.maxConnections },
-        retryAfterSeconds: RETRY_AFTER_SECONDS,
-      }),
-      { Connection: 'close' },
-    );
+    writeOciErrorResponse(response, this.refusal(), { Connection: 'close' });
     return true;
+  }
+
+  /** A CONNECT (whose socket leaves the HTTP server) past the cap: answered raw and closed; true when it was. */
+  refuseConnect(socket: Socket): boolean {
+    if (!this.overCap.has(socket)) return false;
+    this.options.onRefused?.();
+    socket.end(rawOciErrorResponse(this.refusal()));
+    return true;
+  }
+
+  private refusal(): RegistryError {
+    const where = this.options.listener === undefined ? 'this node' : `this node's ${this.options.listener}`;
+    return new RegistryError('UNAVAILABLE', `too many connections: ${where} serves at most ${this.options.maxConnections} at once; retry shortly`, {
+      detail: { maxConnections: this.options.maxConnections },
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+    });
   }
 }

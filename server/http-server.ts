@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { ConnectionCap } from './connection-cap.js';
+import { CrowdRelease } from './crowd-release.js';
 import { SendWatchdog } from './send-watchdog.js';
 import { closeServer, DEFAULT_LISTENER_LIMITS, listenOn, MAX_HEADER_BYTES, prepareServer, type ListenerLimits } from './server-lifecycle.js';
 
@@ -15,6 +16,7 @@ export class HttpServer {
   private readonly sockets: Set<Socket>;
   private readonly watchdog: SendWatchdog;
   private readonly cap: ConnectionCap;
+  private readonly crowd: CrowdRelease | undefined;
 
   constructor(
     app: Koa<never> | Koa<object>,
@@ -43,6 +45,17 @@ export class HttpServer {
       this.logger.info({ sendTimeoutMs: limits.sendTimeoutMs }, 'cut a client that stopped reading');
     });
     this.watchdog.attach(this.server);
+    const collect = limits.collectGarbage;
+    this.crowd = collect
+      ? new CrowdRelease(
+          () => this.cap.openConnections,
+          (peakConnections) => {
+            const before = process.memoryUsage.rss();
+            collect();
+            this.logger.info({ peakConnections, rssBefore: before, rssAfter: process.memoryUsage.rss() }, 'a crowd of connections left: collected what it held');
+          },
+        )
+      : undefined;
   }
 
   /** Connections open now (served or past the cap). */
@@ -59,6 +72,7 @@ export class HttpServer {
   /** Stops accepting, lets in-flight responses finish for `graceMs`, then cuts what is left. */
   async close(graceMs = 5_000): Promise<void> {
     this.watchdog.close();
+    this.crowd?.close();
     await closeServer(this.server, this.sockets, graceMs);
   }
 }

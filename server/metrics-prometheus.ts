@@ -21,7 +21,7 @@ export interface PrometheusMetricsOptions {
 export type ProxyConnectOutcome = 'intercepted' | 'tunnelled' | 'refused';
 
 /** Which listener a connection limit acted on. */
-export type ListenerName = 'client' | 'peer';
+export type ListenerName = 'client' | 'peer' | 'proxy';
 
 /** Upstream answers that count as errors: the registry failed, not the request. */
 function isUpstreamError(event: UpstreamResponseEvent): boolean {

@@ -1,9 +1,10 @@
-import { createServer as createHttpServer, type Server as HttpServerType } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServerType, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import type { TlsOptions } from 'node:tls';
+import { ConnectionCap } from './connection-cap.js';
 import { SendWatchdog } from './send-watchdog.js';
 import { DEFAULT_LISTENER_LIMITS, MAX_HEADER_BYTES, prepareServer, type ListenerLimits } from './server-lifecycle.js';
 
@@ -24,10 +25,12 @@ export class PeerServer {
   private readonly secure: HttpServerType | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly watchdog: SendWatchdog;
+  private readonly cap: ConnectionCap;
 
   /**
-   * `limits`: the send and idle timeouts apply here too (a member that stops reading must not
-   * pin memory); the connection cap does not, members are few and known.
+   * `limits` apply here as on the client API: the send and idle timeouts (a member that stops
+   * reading must not pin memory) and the connection cap, counted for this listener on its own.
+   * Members are few, but redirected runtimes and anyone on the LAN reach this port too.
    */
   constructor(
     app: Koa<never> | Koa<object>,
@@ -36,7 +39,11 @@ export class PeerServer {
     limits: ListenerLimits = DEFAULT_LISTENER_LIMITS,
   ) {
     const handle = app.callback();
-    const serve = (request: Parameters<typeof handle>[0], response: Parameters<typeof handle>[1]): void => void handle(request, response);
+    this.cap = new ConnectionCap({ maxConnections: limits.maxConnections, listener: 'peer API', ...(limits.onRefused ? { onRefused: limits.onRefused } : {}) });
+    const serve = (request: IncomingMessage, response: ServerResponse): void => {
+      if (this.cap.refuse(request, response)) return;
+      void handle(request, response);
+    };
     this.plain = configure(createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, serve), limits);
     this.secure = tls ? configure(createHttpsServer({ ...tls, maxHeaderSize: MAX_HEADER_BYTES }, serve), limits) : undefined;
     this.watchdog = new SendWatchdog(limits.sendTimeoutMs, () => {
@@ -44,10 +51,18 @@ export class PeerServer {
       this.logger.info({ sendTimeoutMs: limits.sendTimeoutMs }, 'cut a peer that stopped reading');
     });
     for (const server of this.inner()) this.watchdog.attach(server);
+    // Counted where route() hands a socket over: one that never says anything is not counted,
+    // and is dropped after FIRST_BYTE_TIMEOUT_MS anyway.
+    for (const server of this.inner()) this.cap.attach(server);
     // Sockets are tracked in route(); prepareServer adds the OCI answers to malformed requests.
     for (const server of this.inner()) prepareServer(server, 'PATH_INVALID');
     this.secure?.on('tlsClientError', (error: Error) => this.logger.debug({ err: error.message }, 'peer TLS handshake failed (not a member?)'));
     this.front = createNetServer({ pauseOnConnect: true }, (socket) => this.route(socket));
+  }
+
+  /** Connections open now on this listener (served or past the cap). */
+  get openConnections(): number {
+    return this.cap.openConnections;
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {

@@ -18,6 +18,8 @@ export interface ListenerLimits {
   readonly onSendTimeout?: () => void;
   /** Told about each request (or connection) refused past the cap. */
   readonly onRefused?: () => void;
+  /** Run once a crowd of connections has left (crowd-release.ts): the node collects its garbage. */
+  readonly collectGarbage?: () => void;
 }
 
 export const DEFAULT_LISTENER_LIMITS: ListenerLimits = { sendTimeoutMs: 30_000, idleTimeoutMs: 65_000, maxConnections: 1024 };

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Readable } from 'node:stream';
 import { pino } from 'pino';
 import type { BlobStore } from '../cache/blob-store.js';
+import { BudgetedBlobStore } from '../cache/budgeted-blob-store.js';
 import { CacacheBlobStore } from '../cache/cacache-blob-store.js';
 import { CacacheReferrersStore } from '../cache/cacache-referrers-store.js';
 import { CacacheTagStore } from '../cache/cacache-tag-store.js';
@@ -166,7 +167,22 @@ describe('past --max-connections a request gets 503 UNAVAILABLE with Retry-After
   });
 });
 
-describe('memory per stalled connection is one small chunk, not a read-ahead buffer', () => {
+/** Sees every stream a store hands out, to weigh what each buffers. */
+function recordingStore(inner: BlobStore, streams: Readable[]): BlobStore {
+  return {
+    stat: (d) => inner.stat(d),
+    createReadStream: async (d, range) => {
+      const stream = await inner.createReadStream(d, range);
+      streams.push(stream);
+      return stream;
+    },
+    createWriter: (d, options) => inner.createWriter(d, options),
+    remove: (d) => inner.remove(d),
+    list: () => inner.list(),
+  };
+}
+
+for (const wiring of ['the bare cacache store', 'the budgeted store as the node wires it (every whole serve hashed)'] as const) describe(`memory per stalled connection is one small chunk, not a read-ahead buffer (${wiring})`, () => {
   const STALLED = 12;
   let server: Server;
   let port: number;
@@ -178,19 +194,9 @@ describe('memory per stalled connection is one small chunk, not a read-ahead buf
   before(async () => {
     cache = await makeTempDir('cache');
     const logger = pino({ level: 'silent' });
-    const inner = new CacacheBlobStore(cache.path);
-    // Sees every stream the server reads a blob through, to weigh what it buffers.
-    const store: BlobStore = {
-      stat: (d) => inner.stat(d),
-      createReadStream: async (d, range) => {
-        const stream = await inner.createReadStream(d, range);
-        streams.push(stream);
-        return stream;
-      },
-      createWriter: (d, options) => inner.createWriter(d, options),
-      remove: (d) => inner.remove(d),
-      list: () => inner.list(),
-    };
+    const files = recordingStore(new CacacheBlobStore(cache.path), streams);
+    // The budgeted store wraps each whole read in its hold-back verifier: both layers are weighed.
+    const store = wiring === 'the bare cacache store' ? files : recordingStore(new BudgetedBlobStore({ inner: files, logger }), streams);
     digest = await cacheBlob(store, randomBytes(BLOB_BYTES));
     const mirror = new PullThroughMirror({ store, tags: new CacacheTagStore(cache.path), referrers: new CacacheReferrersStore(cache.path), logger, tagTimeoutMs: 1_000 });
     const client = new GotRegistryClient({ registry: 'upstream.test', url: 'http://127.0.0.1:9', timeoutMs: 1_000, logger });
@@ -211,7 +217,8 @@ describe('memory per stalled connection is one small chunk, not a read-ahead buf
   test(`${STALLED} clients that never read hold at most one ${SMALL_READ_BYTES / 1024} KiB chunk each`, async () => {
     const clients = await Promise.all(Array.from({ length: STALLED }, () => neverReadingClient(port, `/v2/app/blobs/${digest.value}`)));
     try {
-      await waitUntil(() => streams.length === STALLED, 'every client to get a blob stream');
+      const layers = wiring === 'the bare cacache store' ? 1 : 2;
+      await waitUntil(() => streams.length === STALLED * layers, 'every client to get a blob stream');
       // Stalled: the kernel took all it will (its buffers are full) and our queue stopped moving.
       let last = '';
       let steadySince = Date.now();
@@ -231,7 +238,7 @@ describe('memory per stalled connection is one small chunk, not a read-ahead buf
       const readAhead = streams.map((stream) => stream.readableLength);
       // Headers plus one small chunk; before this change, 1 MiB queued plus 1 MiB read ahead.
       for (const bytes of queued) assert.ok(bytes <= SMALL_READ_BYTES + 1024, `a stalled socket queues ${bytes} bytes`);
-      assert.deepEqual(readAhead, Array.from({ length: STALLED }, () => 0));
+      assert.deepEqual(readAhead, Array.from({ length: STALLED * layers }, () => 0));
     } finally {
       for (const client of clients) client.destroy();
     }

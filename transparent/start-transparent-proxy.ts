@@ -30,6 +30,8 @@ export interface TransparentModeOptions {
   readonly resolve?: ResolveHost;
   readonly logger: Logger;
   readonly observer?: TransparentProxyOptions['observer'];
+  readonly maxConnections?: number;
+  readonly onRefused?: () => void;
 }
 
 /** Loads (or on first start creates) the CA, then listens for proxy clients. */
@@ -60,6 +62,8 @@ export async function startTransparentProxy(options: TransparentModeOptions): Pr
     targets,
     logger: options.logger,
     ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.onRefused ? { onRefused: options.onRefused } : {}),
   });
   const address = await proxy.listen(options.listen.host, options.listen.port);
   own.proxyPort = address.port;

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { RegistryError } from '../oci/registry-error.js';
+import { ConnectionCap } from '../server/connection-cap.js';
 import { rawOciErrorResponse, writeOciErrorResponse } from '../server/oci-error-response.js';
 import { closeServer, listenOn, MAX_HEADER_BYTES, prepareServer } from '../server/server-lifecycle.js';
 import type { ClientAdmission } from './client-admission.js';
@@ -30,7 +31,14 @@ export interface TransparentProxyOptions {
   readonly logger: Logger;
   /** Told what became of each CONNECT (metrics). */
   readonly observer?: { proxyConnect(outcome: 'intercepted' | 'tunnelled' | 'refused'): void };
+  /** Client connections served at once (--max-connections, counted for this listener on its own); past it 503 + Retry-After. */
+  readonly maxConnections?: number;
+  /** Told about each request or CONNECT refused past the cap. */
+  readonly onRefused?: () => void;
 }
+
+/** The listener default's, when the caller sets none (tests). */
+const DEFAULT_MAX_CONNECTIONS = 1024;
 
 /**
  * The HTTP proxy a node's runtime finds in HTTPS_PROXY. CONNECT to a configured registry's
@@ -42,14 +50,28 @@ export interface TransparentProxyOptions {
 export class TransparentProxy {
   private readonly server: Server;
   private readonly sockets: Set<Socket>;
+  private readonly cap: ConnectionCap;
 
   constructor(private readonly options: TransparentProxyOptions) {
+    // A tunnel or an intercepted connection holds its client socket (and often one upstream)
+    // for as long as the runtime keeps it: the same cap as the mirror port bounds them.
+    this.cap = new ConnectionCap({
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      listener: 'proxy',
+      ...(options.onRefused ? { onRefused: options.onRefused } : {}),
+    });
     // No request timeout: a forwarded upload may legitimately take long. Headers still must come quickly.
     this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: 0 }, (request, response) => this.onRequest(request, response));
     this.server.headersTimeout = 30_000;
     this.server.keepAliveTimeout = 65_000;
     this.server.on('connect', (request: IncomingMessage, socket: Socket, head: Buffer) => this.onConnect(request, socket, head));
     this.sockets = prepareServer(this.server, 'PROXY_TARGET_INVALID');
+    this.cap.attach(this.server);
+  }
+
+  /** Client connections open now (served or past the cap). */
+  get openConnections(): number {
+    return this.cap.openConnections;
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
@@ -68,6 +90,10 @@ export class TransparentProxy {
 
   private onConnect(request: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', (error: Error & { code?: string }) => this.options.logger.debug({ reason: error.code }, 'proxy client connection failed'));
+    if (this.cap.refuseConnect(socket)) {
+      this.options.observer?.proxyConnect('refused');
+      return;
+    }
     const denied = this.options.admission.refusal(socket);
     if (denied !== undefined) {
       this.options.observer?.proxyConnect('refused');
@@ -121,6 +147,7 @@ export class TransparentProxy {
   }
 
   private onRequest(request: IncomingMessage, response: ServerResponse): void {
+    if (this.cap.refuse(request, response)) return;
     const denied = this.options.admission.refusal(request.socket);
     if (denied !== undefined) {
       response.shouldKeepAlive = false;
