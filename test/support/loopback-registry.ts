@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { blobAnswerHead } from './blob-range.js';
+import { listenOnLoopback, type LoopbackListener } from './loopback-listener.js';
 
 export type BlobBehaviour =
   | { kind: 'normal' }
@@ -44,8 +44,7 @@ export class LoopbackRegistry {
   private readonly tags = new Map<string, string>();
   /** Per digest (or `repo:tag`), what its next requests get, in order; then they are answered normally. */
   private readonly behaviours = new Map<string, Array<{ behaviour: BlobBehaviour; remaining: number }>>();
-  private readonly sockets = new Set<Socket>();
-  private server: Server | undefined;
+  private listener: LoopbackListener | undefined;
   url = '';
 
   addBlob(bytes: Buffer): string {
@@ -90,22 +89,14 @@ export class LoopbackRegistry {
 
   /** With `tls` it serves HTTPS with that certificate (an upstream whose TLS is under test). */
   async start(port = 0, options: { tls?: { key: string; cert: string } } = {}): Promise<void> {
-    const handler = (request: IncomingMessage, response: ServerResponse): void => this.handle(request, response);
-    this.server = options.tls ? createHttpsServer(options.tls, handler) : createServer(handler);
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
-    this.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.listener = await listenOnLoopback((request, response) => this.handle(request, response), { port, ...options });
+    this.url = this.listener.url;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.close();
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
@@ -166,16 +157,9 @@ export class LoopbackRegistry {
       this.flood(response, blob, behaviour);
       return;
     }
-    const rangeMatch = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
-    const start = rangeMatch ? Number(rangeMatch[1]) : 0;
     const body = behaviour.kind === 'corrupt' ? Buffer.from(blob.map((byte) => byte ^ 0xff)) : blob;
-    const headers: Record<string, string | number> = {
-      'content-type': 'application/octet-stream',
-      'content-length': body.length - start,
-      'docker-content-digest': digest,
-    };
-    if (rangeMatch) headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
-    response.writeHead(rangeMatch ? 206 : 200, headers);
+    const { status, headers, start } = blobAnswerHead(request.headers, digest, body.length);
+    response.writeHead(status, headers);
     if (request.method === 'HEAD') {
       response.end();
       return;
