@@ -1,10 +1,11 @@
 // A pull-only registry on loopback that serves blobs from files on disk, optionally at a
 // capped rate, for benchmarks whose blobs are too large to hold in memory as Buffers.
 import { createReadStream } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { blobAnswerHead } from '../test/support/blob-range.js';
+import { listenOnLoopback, type LoopbackListener } from '../test/support/loopback-listener.js';
 
 export interface UpstreamBlobFile {
   readonly digest: string;
@@ -34,8 +35,7 @@ class RateLimit extends Transform {
 
 export class FileUpstream {
   private readonly blobs = new Map<string, UpstreamBlobFile>();
-  private readonly sockets = new Set<Socket>();
-  private server: Server | undefined;
+  private listener: LoopbackListener | undefined;
   /** Bytes per second for blob bodies; 0 is unlimited. */
   rate = 0;
   blobGets = 0;
@@ -46,22 +46,14 @@ export class FileUpstream {
   }
 
   async start(): Promise<void> {
-    const server = createServer((request, response) => this.handle(request, response));
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.server = server;
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.listener = await listenOnLoopback((request, response) => this.handle(request, response));
+    this.url = this.listener.url;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.close();
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
@@ -78,15 +70,8 @@ export class FileUpstream {
       response.end('{"errors":[{"code":"BLOB_UNKNOWN","message":"not here"}]}');
       return;
     }
-    const rangeMatch = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
-    const start = rangeMatch ? Number(rangeMatch[1]) : 0;
-    const headers: Record<string, string | number> = {
-      'content-type': 'application/octet-stream',
-      'content-length': blob.size - start,
-      'docker-content-digest': blob.digest,
-    };
-    if (rangeMatch) headers['content-range'] = `bytes ${start}-${blob.size - 1}/${blob.size}`;
-    response.writeHead(rangeMatch ? 206 : 200, headers);
+    const { status, headers, start } = blobAnswerHead(request.headers, blob.digest, blob.size);
+    response.writeHead(status, headers);
     if (request.method === 'HEAD') {
       response.end();
       return;

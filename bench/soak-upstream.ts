@@ -3,8 +3,9 @@
 // dropped once pulled (and warm ones are a fixed set), so the soak's own memory stays flat and
 // does not blur the server's.
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { blobAnswerHead } from '../test/support/blob-range.js';
+import { listenOnLoopback, type LoopbackListener } from '../test/support/loopback-listener.js';
 
 export const SOAK_REPOSITORY = 'soak/app';
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
@@ -29,8 +30,7 @@ export class SoakUpstream {
   private readonly blobs = new Map<string, Buffer>();
   private readonly manifests = new Map<string, Buffer>();
   private readonly tags = new Map<string, string>();
-  private readonly sockets = new Set<Socket>();
-  private server: Server | undefined;
+  private listener: LoopbackListener | undefined;
   private minted = 0;
   blobGets = 0;
   url = '';
@@ -77,23 +77,14 @@ export class SoakUpstream {
   }
 
   async start(): Promise<void> {
-    const server = createServer((request, response) => this.handle(request, response));
-    server.keepAliveTimeout = 30_000;
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.server = server;
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.listener = await listenOnLoopback((request, response) => this.handle(request, response), { keepAliveTimeoutMs: 30_000 });
+    this.url = this.listener.url;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.close();
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
@@ -115,15 +106,8 @@ export class SoakUpstream {
     }
     const blob = kind === 'blobs' ? this.blobs.get(reference) : undefined;
     if (!blob) return notFound(response, 'BLOB_UNKNOWN');
-    const rangeMatch = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
-    const start = Math.min(rangeMatch ? Number(rangeMatch[1]) : 0, blob.length);
-    const headers: Record<string, string | number> = {
-      'content-type': 'application/octet-stream',
-      'content-length': blob.length - start,
-      'docker-content-digest': reference,
-    };
-    if (rangeMatch) headers['content-range'] = `bytes ${start}-${blob.length - 1}/${blob.length}`;
-    response.writeHead(rangeMatch ? 206 : 200, headers);
+    const { status, headers, start } = blobAnswerHead(request.headers, reference, blob.length);
+    response.writeHead(status, headers);
     if (request.method === 'HEAD') {
       response.end();
       return;
