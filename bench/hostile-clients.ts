@@ -8,7 +8,7 @@
 // loopback only; every client has a deadline and every process is stopped by its pid.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,10 +17,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CacacheBlobStore } from '../cache/cacache-blob-store.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
-import { getFreePort, startProcess, waitForHttp, type RunningProcess } from '../test/support/child-process.js';
 import { runCommand } from '../test/support/run-command.js';
 import { table, writeBenchmarkSection } from './benchmarks-file.js';
+import { positiveIntegerFlag } from './positive-flag.js';
+import { readProcessGauges, type ProcessGauges } from './process-gauges.js';
 import { mib } from './serve-report.js';
+import { startServeProcess, type ServeProcess } from './serve-process.js';
 import { readProcessMemory, RssSampler } from './serve-rss.js';
 
 const MiB = 1024 * 1024;
@@ -49,9 +51,7 @@ const SEND_TIMEOUT_S = positive('send-timeout-s');
 const WINDOW_MS = positive('window-s') * 1000;
 
 function positive(name: keyof typeof flags): number {
-  const value = Number(flags[name]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`);
-  return value;
+  return positiveIntegerFlag(name, flags[name]);
 }
 
 interface Tree {
@@ -61,35 +61,20 @@ interface Tree {
   readonly extraFlags: readonly string[];
 }
 
-interface Gauges {
-  readonly rss: number;
-  readonly fds: number;
-}
-
-async function gauges(pid: number): Promise<Gauges> {
-  const [{ rss }, fds] = await Promise.all([readProcessMemory(pid), readdir(`/proc/${pid}/fd`)]);
-  return { rss, fds: fds.length };
-}
 
 async function build(root: string): Promise<void> {
   await runCommand(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.build.json')], { timeoutMs: 300_000, cwd: root });
 }
 
-async function startEdgePier(tree: Tree, cacheDir: string): Promise<{ url: string; port: number; process: RunningProcess }> {
-  const port = await getFreePort();
-  const child = startProcess(
-    process.execPath,
-    [join(tree.root, 'dist', 'cli', 'main.js'), 'serve', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', cacheDir, '--upstream', 'http://127.0.0.1:9', '--no-mdns', '--log-level', 'warn', ...tree.extraFlags],
-    { name: `edgepier (${tree.label})` },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/v2/`, { process: child, deadlineMs: 60_000 });
-  } catch (error) {
-    await child.stop();
-    throw error;
-  }
-  return { url, port, process: child };
+function startEdgePier(tree: Tree, cacheDir: string): Promise<ServeProcess> {
+  // Nothing is fetched: the blob is in the cache before the server starts.
+  return startServeProcess({
+    entry: [join(tree.root, 'dist', 'cli', 'main.js')],
+    cacheDir,
+    upstream: 'http://127.0.0.1:9',
+    args: ['--log-level', 'warn', ...tree.extraFlags],
+    name: `edgepier (${tree.label})`,
+  });
 }
 
 async function cacheBlob(cacheDir: string): Promise<Digest> {
@@ -116,10 +101,10 @@ function neverReadingClient(port: number, path: string): Promise<Socket> {
 }
 
 /** Polls `pid` every 100 ms until `done` holds or `deadlineMs` passes; returns when it held (or undefined). */
-async function pollGauges(pid: number, deadlineMs: number, done: (now: Gauges) => boolean, seen: (now: Gauges) => void): Promise<number | undefined> {
+async function pollGauges(pid: number, deadlineMs: number, done: (now: ProcessGauges) => boolean, seen: (now: ProcessGauges) => void): Promise<number | undefined> {
   const started = Date.now();
   while (Date.now() - started < deadlineMs) {
-    const now = await gauges(pid);
+    const now = await readProcessGauges(pid);
     seen(now);
     if (done(now)) return Date.now() - started;
     await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
@@ -128,14 +113,14 @@ async function pollGauges(pid: number, deadlineMs: number, done: (now: Gauges) =
 }
 
 interface StalledResult {
-  readonly idle: Gauges;
-  readonly peak: Gauges;
+  readonly idle: ProcessGauges;
+  readonly peak: { readonly rss: number; readonly fds: number };
   readonly hwm: number;
   /** From the last client connected until the server held no more of their fds; undefined: not within the window. */
   readonly cutMs: number | undefined;
   /** Client fds the server still held at the end of the window. */
   readonly stillOpen: number;
-  readonly after: Gauges;
+  readonly after: ProcessGauges;
 }
 
 async function stalledScenario(tree: Tree, cacheDir: string, digest: Digest): Promise<StalledResult> {
@@ -143,10 +128,10 @@ async function stalledScenario(tree: Tree, cacheDir: string, digest: Digest): Pr
   const clients: Socket[] = [];
   try {
     const pid = edgepier.process.pid;
-    const idle = await gauges(pid);
+    const idle = await readProcessGauges(pid);
     let peakRss = idle.rss;
     let peakFds = idle.fds;
-    const seen = (now: Gauges): void => {
+    const seen = (now: ProcessGauges): void => {
       peakRss = Math.max(peakRss, now.rss);
       peakFds = Math.max(peakFds, now.fds);
     };
@@ -156,13 +141,13 @@ async function stalledScenario(tree: Tree, cacheDir: string, digest: Digest): Pr
     }
     // Cut: the server's fds are back to (near) idle while every client still holds its end.
     const cutMs = await pollGauges(pid, WINDOW_MS, (now) => now.fds <= idle.fds + 5, seen);
-    const atEnd = await gauges(pid);
+    const atEnd = await readProcessGauges(pid);
     seen(atEnd);
     const { hwm } = await readProcessMemory(pid);
     for (const client of clients) client.destroy();
     // The crowd left: wait (bounded) for the server to let go of everything.
     await pollGauges(pid, 15_000, (now) => now.fds <= idle.fds + 5, () => undefined);
-    const after = await gauges(pid);
+    const after = await readProcessGauges(pid);
     return { idle, peak: { rss: peakRss, fds: peakFds }, hwm, cutMs, stillOpen: Math.max(0, atEnd.fds - idle.fds), after };
   } finally {
     for (const client of clients) client.destroy();
@@ -171,13 +156,13 @@ async function stalledScenario(tree: Tree, cacheDir: string, digest: Digest): Pr
 }
 
 interface ReadersResult {
-  readonly idle: Gauges;
+  readonly idle: ProcessGauges;
   readonly maxSampled: number;
   readonly hwm: number;
   readonly ms: number;
   readonly ok: number;
   readonly problems: readonly string[];
-  readonly after: Gauges;
+  readonly after: ProcessGauges;
 }
 
 function readWhole(url: string): Promise<number> {
@@ -199,7 +184,7 @@ async function readersScenario(tree: Tree, cacheDir: string, digest: Digest): Pr
   const edgepier = await startEdgePier(tree, cacheDir);
   try {
     const pid = edgepier.process.pid;
-    const idle = await gauges(pid);
+    const idle = await readProcessGauges(pid);
     const sampler = new RssSampler(pid, 20);
     const started = Date.now();
     const results = await Promise.allSettled(Array.from({ length: READERS }, () => readWhole(`${edgepier.url}/v2/bench/hostile/blobs/${digest.value}`)));
@@ -209,7 +194,7 @@ async function readersScenario(tree: Tree, cacheDir: string, digest: Digest): Pr
       result.status === 'rejected' ? [String(result.reason)] : result.value === BLOB_BYTES ? [] : [`got ${result.value} bytes of ${BLOB_BYTES}`],
     );
     await pollGauges(pid, 15_000, (now) => now.fds <= idle.fds + 5, () => undefined);
-    const after = await gauges(pid);
+    const after = await readProcessGauges(pid);
     return { idle, maxSampled: rss.maxSampled, hwm: rss.hwm, ms, ok: READERS - problems.length, problems: [...new Set(problems)].slice(0, 5), after };
   } finally {
     await edgepier.process.stop();
