@@ -6,9 +6,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { blobAnswerHead } from '../test/support/blob-range.js';
 import { listenOnLoopback, type LoopbackListener } from '../test/support/loopback-listener.js';
+import { OCI_CONFIG_TYPE, OCI_MANIFEST_TYPE } from '../test/support/oci-media-types.js';
 
 export const SOAK_REPOSITORY = 'soak/app';
-const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
 export interface SoakBlob {
   readonly digest: string;
@@ -50,8 +50,8 @@ export class SoakUpstream {
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
-        mediaType: MANIFEST_TYPE,
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: blobs[0]?.digest, size: blobs[0]?.size },
+        mediaType: OCI_MANIFEST_TYPE,
+        config: { mediaType: OCI_CONFIG_TYPE, digest: blobs[0]?.digest, size: blobs[0]?.size },
         layers: blobs.slice(1).map((blob) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: blob.digest, size: blob.size })),
       }),
     );
@@ -100,7 +100,7 @@ export class SoakUpstream {
       const digest = reference.startsWith('sha256:') ? reference : this.tags.get(reference);
       const body = digest ? this.manifests.get(digest) : undefined;
       if (!digest || !body) return notFound(response, 'MANIFEST_UNKNOWN');
-      response.writeHead(200, { 'content-type': MANIFEST_TYPE, 'content-length': body.length, 'docker-content-digest': digest });
+      response.writeHead(200, { 'content-type': OCI_MANIFEST_TYPE, 'content-length': body.length, 'docker-content-digest': digest });
       response.end(request.method === 'HEAD' ? undefined : body);
       return;
     }
