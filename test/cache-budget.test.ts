@@ -10,7 +10,7 @@ import { contentFiles } from '../cache/cache-gc.js';
 import { MemoryBlobStore } from '../cache/memory-blob-store.js';
 import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { startBudgetedMirror } from './support/budgeted-mirror.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startLoopbackRegistry } from './support/loopback-registry.js';
 import { readBody } from './support/read-body.js';
 import { waitUntil } from './support/wait-until.js';
 
@@ -129,9 +129,7 @@ describe('BudgetedBlobStore eviction', () => {
 
 describe('a budgeted mirror under a stream of pulls larger than its budget', () => {
   test('stays within budget, serves every pull intact, and reports what it evicted', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const budget = { maxBytes: 1_000_000, lowWaterBytes: 800_000 };
     const mirror = await startBudgetedMirror({ upstreamUrl: upstream.url, budget });
     t.after(() => mirror.close());

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { TestContext } from 'node:test';
 import { blobAnswerHead } from './blob-range.js';
 import { listenOnLoopback, type LoopbackListener } from './loopback-listener.js';
 
@@ -223,6 +224,14 @@ export class LoopbackRegistry {
     };
     pump();
   }
+}
+
+/** A LoopbackRegistry listening on any free port, which test `t` stops when it ends. */
+export async function startLoopbackRegistry(t: Pick<TestContext, 'after'>): Promise<LoopbackRegistry> {
+  const registry = new LoopbackRegistry();
+  await registry.start();
+  t.after(() => registry.stop());
+  return registry;
 }
 
 function notFound(response: ServerResponse): void {
