@@ -29,10 +29,8 @@ export interface Descriptor {
   readonly size: number;
 }
 
-export interface ImageLayout {
-  /** The OCI layout directory (`oci:<dir>:<refName>`). */
-  readonly dir: string;
-  readonly refName: string;
+/** What an image is made of, whether still a layout on disk or pushed to a registry. */
+export interface ImageContent {
   /** Digest of the index (multi-platform) or of the manifest. */
   readonly topDigest: string;
   readonly topMediaType: string;
@@ -46,23 +44,23 @@ export interface ImageLayout {
   readonly platformLayers: ReadonlyMap<Platform, readonly string[]>;
   /** Sum of the sizes of all manifests and blobs. */
   readonly totalBytes: number;
+}
+
+export interface ImageLayout extends ImageContent {
+  /** The OCI layout directory (`oci:<dir>:<refName>`). */
+  readonly dir: string;
+  readonly refName: string;
   /** Deletes the layout directory. */
   cleanup(): Promise<void>;
 }
 
-export interface PushedImage {
+export interface PushedImage extends ImageContent {
   readonly repository: string;
   readonly tag: string;
   /** `HOST/repository:tag` as pushed. */
   readonly reference: string;
   /** Digest of the bytes the registry serves for the tag (verified equal to the layout's). */
   readonly topDigest: string;
-  readonly topMediaType: string;
-  readonly manifests: ReadonlyMap<string, Buffer>;
-  readonly blobs: ReadonlyMap<string, Buffer>;
-  readonly platformManifests: ReadonlyMap<Platform, string>;
-  readonly platformLayers: ReadonlyMap<Platform, readonly string[]>;
-  readonly totalBytes: number;
 }
 
 /** Where to push: a RunningRegistry, or a proxy in front of one with its credentials. */
