@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { netnsUnavailableReason } from './support/netns.js';
-import { startKeyedSite } from './support/keyed-site.js';
+import { startSiteWithImage } from './support/site-with-image.js';
 import { EDGEPIER_PEER_PORT, EDGEPIER_PORT, waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
 import { NamespaceProcess } from './support/site-namespace-process.js';
 import { skopeoPullIn, verifyPulledDir } from './support/site-pull.js';
@@ -23,7 +23,7 @@ const FOREIGN_LOG = "without this site's key";
 
 void describe('a keyed site with an attacker on its LAN', { skip: skip === undefined ? false : `needs network namespaces: ${skip}` }, () => {
   test('Sybils, forged owner fetches, a fake tag source and a wrong-key node get nothing; members still share', async (t) => {
-    const site = await startKeyedSite(t, { nodes: 4, reference: REFERENCE, layers: 2, layerSize: 400_000, seed: 'site-attacker' });
+    const site = await startSiteWithImage(t, { nodes: 4, reference: REFERENCE, layers: 2, layerSize: 400_000, seed: 'site-attacker' });
     const { wan, cloud, image, workDir } = site;
 
     const [ns1, ns2, attackerNs, ns4] = wan.nodes;

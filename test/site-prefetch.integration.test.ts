@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { netnsUnavailableReason } from './support/netns.js';
-import { startKeyedSite } from './support/keyed-site.js';
+import { startSiteWithImage } from './support/site-with-image.js';
 import { EDGEPIER_PEER_PORT, waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
 
 const skip = netnsUnavailableReason();
@@ -18,7 +18,7 @@ const MAIN = join(import.meta.dirname, '..', 'cli', 'main.ts');
 
 void describe('edgepier prefetch --site on a keyed site', { skip: skip === undefined ? false : `needs network namespaces: ${skip}` }, () => {
   test('every member holds the image, each blob crossed the WAN once, a non-member is refused', async (t) => {
-    const site = await startKeyedSite(t, { nodes: 4, reference: REFERENCE, layers: 3, layerSize: 600_000, seed: 'site-prefetch' });
+    const site = await startSiteWithImage(t, { nodes: 4, reference: REFERENCE, layers: 3, layerSize: 600_000, seed: 'site-prefetch' });
     const { wan, cloud, image, siteKey, otherKey } = site;
 
     const [ns1, ns2, ns3, ns4] = wan.nodes;

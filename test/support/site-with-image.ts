@@ -1,6 +1,6 @@
-// A keyed site as the site integration tests start it: a LAN of namespaces behind a WAN, a
-// real docker-registry as the cloud holding one test image, a work directory with the site's
-// key and a second key (for a node that is no member), and members started on it. Everything
+// A site as the site integration tests start it: a LAN of namespaces behind a WAN, a real
+// docker-registry as the cloud holding one test image, a work directory with a site key and a
+// second key (for a node that is no member), and nodes started on it, keyed or open. Everything
 // it starts is stopped when the test ends, last started first.
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -11,11 +11,13 @@ import { startSiteEdgePier, type SiteEdgePier } from './site-edgepier.js';
 import { expectedImage, type ExpectedImage } from './site-pull.js';
 import { createWanSite, type WanSite } from './site-wan.js';
 import { makeTempDir } from './temp-dir.js';
-import { buildImage } from './test-image.js';
+import { buildImage, type ImageLayout } from './test-image.js';
 import { cleanupsAfter } from './test-cleanups.js';
 
-export interface KeyedSiteOptions {
+export interface SiteWithImageOptions {
   readonly nodes: number;
+  /** `tc` rate of the WAN link, each direction (`20mbit`); omitted: unshaped. */
+  readonly rate?: string;
   /** Pushed to the cloud before any node starts. */
   readonly reference: string;
   readonly layers: number;
@@ -24,17 +26,21 @@ export interface KeyedSiteOptions {
   readonly seed: string;
 }
 
-export interface KeyedSiteNodeOptions {
-  readonly keyFile: string;
+export interface SiteNodeOptions {
+  /** The site key the node holds (--site-key-file); omitted: a node of an open site. */
+  readonly keyFile?: string;
   /** More `serve` flags (timeouts). */
   readonly args?: readonly string[];
   /** Who may use the client API besides loopback (default: the whole site). */
   readonly clientAllow?: string;
 }
 
-export interface KeyedSite {
+export interface SiteWithImage {
   readonly wan: WanSite;
   readonly cloud: CloudRegistry;
+  /** The image as built (its total size, per-platform digests). */
+  readonly layout: ImageLayout;
+  /** What a pull of it must deliver. */
   readonly image: ExpectedImage;
   /** The work directory: node caches, keys, pulled images. */
   readonly workDir: string;
@@ -45,14 +51,14 @@ export interface KeyedSite {
   /** Stops (or removes) this when the test ends, before what was started earlier. */
   defer(cleanup: () => Promise<unknown>): void;
   /** Starts `node<n>` in `namespace`, its cache in the work directory, upstream the cloud. */
-  startNode(n: number, namespace: SiteNamespace, options: KeyedSiteNodeOptions): Promise<SiteEdgePier>;
+  startNode(n: number, namespace: SiteNamespace, options?: SiteNodeOptions): Promise<SiteEdgePier>;
   /** `curl` run inside `namespace`: the HTTP status it got, or `curl failed: …` when none (no TLS handshake, no answer in 5 s). */
   curlStatus(namespace: SiteNamespace, args: readonly string[]): Promise<string>;
 }
 
-export async function startKeyedSite(t: TestContext, options: KeyedSiteOptions): Promise<KeyedSite> {
+export async function startSiteWithImage(t: TestContext, options: SiteWithImageOptions): Promise<SiteWithImage> {
   const defer = cleanupsAfter(t);
-  const wan = await createWanSite({ nodes: options.nodes });
+  const wan = await createWanSite({ nodes: options.nodes, ...(options.rate ? { rate: options.rate } : {}) });
   defer(() => wan.destroy());
   const cloud = await startCloudRegistry(wan);
   defer(() => cloud.stop());
@@ -69,17 +75,18 @@ export async function startKeyedSite(t: TestContext, options: KeyedSiteOptions):
   return {
     wan,
     cloud,
+    layout,
     image: expectedImage(layout),
     workDir: work.path,
     siteKey,
     otherKey,
     defer,
-    async startNode(n, namespace, node) {
+    async startNode(n, namespace, node = {}) {
       const started = await startSiteEdgePier(namespace, {
         nodeId: `node${n}`,
         upstream: cloud.url,
         cacheDir: `${work.path}/cache${n}`,
-        siteKeyFile: node.keyFile,
+        ...(node.keyFile ? { siteKeyFile: node.keyFile } : {}),
         ...(node.args ? { args: node.args } : {}),
         ...(node.clientAllow ? { clientAllow: node.clientAllow } : {}),
       });
