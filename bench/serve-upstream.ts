@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { blobAnswerHead } from '../test/support/blob-range.js';
-import { listenOnLoopback, type LoopbackListener } from '../test/support/loopback-listener.js';
+import { LoopbackServer } from '../test/support/loopback-server.js';
 
 export interface UpstreamBlobFile {
   readonly digest: string;
@@ -33,30 +33,21 @@ class RateLimit extends Transform {
   }
 }
 
-export class FileUpstream {
+export class FileUpstream extends LoopbackServer {
   private readonly blobs = new Map<string, UpstreamBlobFile>();
-  private listener: LoopbackListener | undefined;
   /** Bytes per second for blob bodies; 0 is unlimited. */
   rate = 0;
   blobGets = 0;
-  url = '';
 
   add(blob: UpstreamBlobFile): void {
     this.blobs.set(blob.digest, blob);
   }
 
   async start(): Promise<void> {
-    this.listener = await listenOnLoopback((request, response) => this.handle(request, response));
-    this.url = this.listener.url;
+    await this.listen();
   }
 
-  async stop(): Promise<void> {
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.close();
-  }
-
-  private handle(request: IncomingMessage, response: ServerResponse): void {
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     if (path === '/v2/' || path === '/v2') {
       response.writeHead(200, { 'content-type': 'application/json' });

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { blobAnswerHead } from '../test/support/blob-range.js';
-import { listenOnLoopback, type LoopbackListener } from '../test/support/loopback-listener.js';
+import { LoopbackServer } from '../test/support/loopback-server.js';
 import { OCI_CONFIG_TYPE, OCI_MANIFEST_TYPE } from '../test/support/oci-media-types.js';
 
 export const SOAK_REPOSITORY = 'soak/app';
@@ -26,14 +26,12 @@ function digestOf(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-export class SoakUpstream {
+export class SoakUpstream extends LoopbackServer {
   private readonly blobs = new Map<string, Buffer>();
   private readonly manifests = new Map<string, Buffer>();
   private readonly tags = new Map<string, string>();
-  private listener: LoopbackListener | undefined;
   private minted = 0;
   blobGets = 0;
-  url = '';
 
   /** A new image: a small config and `layerSizes` random layers, all of them new digests. */
   mint(layerSizes: readonly number[]): SoakImage {
@@ -77,17 +75,10 @@ export class SoakUpstream {
   }
 
   async start(): Promise<void> {
-    this.listener = await listenOnLoopback((request, response) => this.handle(request, response), { keepAliveTimeoutMs: 30_000 });
-    this.url = this.listener.url;
+    await this.listen({ keepAliveTimeoutMs: 30_000 });
   }
 
-  async stop(): Promise<void> {
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.close();
-  }
-
-  private handle(request: IncomingMessage, response: ServerResponse): void {
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     if (path === '/v2/' || path === '/v2') {
       response.writeHead(200, { 'content-type': 'application/json' });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { TestContext } from 'node:test';
 import { blobAnswerHead } from './blob-range.js';
-import { listenOnLoopback, type LoopbackListener } from './loopback-listener.js';
+import { LoopbackServer } from './loopback-server.js';
 
 export type BlobBehaviour =
   | { kind: 'normal' }
@@ -38,15 +38,13 @@ export interface RecordedRequest {
  * upstream does (truncate at 40%, hang, lie). Every request is recorded so tests count
  * upstream hits instead of assuming them.
  */
-export class LoopbackRegistry {
+export class LoopbackRegistry extends LoopbackServer {
   readonly requests: RecordedRequest[] = [];
   private readonly blobs = new Map<string, Buffer>();
   private readonly manifests = new Map<string, { body: Buffer; mediaType: string }>();
   private readonly tags = new Map<string, string>();
   /** Per digest (or `repo:tag`), what its next requests get, in order; then they are answered normally. */
   private readonly behaviours = new Map<string, Array<{ behaviour: BlobBehaviour; remaining: number }>>();
-  private listener: LoopbackListener | undefined;
-  url = '';
 
   addBlob(bytes: Buffer): string {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -90,17 +88,10 @@ export class LoopbackRegistry {
 
   /** With `tls` it serves HTTPS with that certificate (an upstream whose TLS is under test). */
   async start(port = 0, options: { tls?: { key: string; cert: string } } = {}): Promise<void> {
-    this.listener = await listenOnLoopback((request, response) => this.handle(request, response), { port, ...options });
-    this.url = this.listener.url;
+    await this.listen({ port, ...options });
   }
 
-  async stop(): Promise<void> {
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.close();
-  }
-
-  private handle(request: IncomingMessage, response: ServerResponse): void {
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const range = request.headers.range;
     const remotePort = request.socket.remotePort;

@@ -3,7 +3,7 @@
 // honours `n` and `last` with a Link header. Pushes are accepted so tests can attach
 // artifacts with the helpers of oci-push.ts. Every request is recorded, to count hits.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listenOnLoopback, type LoopbackListener } from './loopback-listener.js';
+import { LoopbackServer } from './loopback-server.js';
 import { sha256Digest } from './sha256.js';
 
 interface StoredManifest {
@@ -11,35 +11,28 @@ interface StoredManifest {
   readonly mediaType: string;
 }
 
-export class ReferrersRegistry {
+export class ReferrersRegistry extends LoopbackServer {
   readonly requests: Array<{ method: string; path: string; query: string }> = [];
   private readonly blobs = new Map<string, Buffer>();
   private readonly manifests = new Map<string, StoredManifest>();
   private readonly tags = new Map<string, string>();
   private readonly uploads = new Map<string, Buffer[]>();
-  private listener: LoopbackListener | undefined;
-  url = '';
 
   count(filter: (request: { method: string; path: string; query: string }) => boolean): number {
     return this.requests.filter(filter).length;
   }
 
   async start(): Promise<void> {
-    this.listener = await listenOnLoopback((request, response) => {
-      this.handle(request, response).catch((error: unknown) => {
-        response.destroy(error instanceof Error ? error : new Error(String(error)));
-      });
+    await this.listen();
+  }
+
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
+    this.answer(request, response).catch((error: unknown) => {
+      response.destroy(error instanceof Error ? error : new Error(String(error)));
     });
-    this.url = this.listener.url;
   }
 
-  async stop(): Promise<void> {
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.close();
-  }
-
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  private async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://registry');
     const method = request.method ?? 'GET';
     this.requests.push({ method, path: url.pathname, query: url.search });
