@@ -6,7 +6,7 @@
 //  2. M concurrent readers of one cached blob (every body's length checked): peak RSS.
 // Each scenario runs in a fresh EdgePier process (so VmHWM is that scenario's own peak),
 // loopback only; every client has a deadline and every process is stopped by its pid.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CacacheBlobStore } from '../cache/cacache-blob-store.js';
-import { parseDigest, type Digest } from '../oci/digest.js';
+import type { Digest } from '../oci/digest.js';
+import { commitBlob } from '../test/support/commit-blob.js';
 import { runCommand } from '../test/support/run-command.js';
 import { table, writeBenchmarkSection } from './benchmarks-file.js';
 import { positiveIntegerFlag } from './positive-flag.js';
@@ -77,15 +78,8 @@ function startEdgePier(tree: Tree, cacheDir: string): Promise<ServeProcess> {
   });
 }
 
-async function cacheBlob(cacheDir: string): Promise<Digest> {
-  const store = new CacacheBlobStore(cacheDir);
-  const bytes = randomBytes(BLOB_BYTES);
-  const digest = parseDigest(`sha256:${createHash('sha256').update(bytes).digest('hex')}`);
-  const writer = await store.createWriter(digest);
-  for (let offset = 0; offset < bytes.length; offset += 8 * MiB) await writer.write(bytes.subarray(offset, offset + 8 * MiB));
-  await writer.commit();
-  await writer.abort();
-  return digest;
+function cacheBlob(cacheDir: string): Promise<Digest> {
+  return commitBlob(new CacacheBlobStore(cacheDir), randomBytes(BLOB_BYTES), 8 * MiB);
 }
 
 function neverReadingClient(port: number, path: string): Promise<Socket> {
