@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { blobAnswerHead } from '../test/support/blob-range.js';
+import { answeredVersionCheck, answerNotFound, blobAnswerHead } from '../test/support/registry-answers.js';
 import { LoopbackServer } from '../test/support/loopback-server.js';
 
 export interface UpstreamBlobFile {
@@ -49,18 +49,10 @@ export class FileUpstream extends LoopbackServer {
 
   protected handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/v2/' || path === '/v2') {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end('{}');
-      return;
-    }
+    if (answeredVersionCheck(path, response)) return;
     const match = /^\/v2\/.+\/blobs\/([^/]+)$/.exec(path);
     const blob = match?.[1] ? this.blobs.get(match[1]) : undefined;
-    if (!blob) {
-      response.writeHead(404, { 'content-type': 'application/json' });
-      response.end('{"errors":[{"code":"BLOB_UNKNOWN","message":"not here"}]}');
-      return;
-    }
+    if (!blob) return answerNotFound(response, 'BLOB_UNKNOWN');
     const { status, headers, start } = blobAnswerHead(request.headers, blob.digest, blob.size);
     response.writeHead(status, headers);
     if (request.method === 'HEAD') {

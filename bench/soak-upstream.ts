@@ -4,7 +4,7 @@
 // does not blur the server's.
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { blobAnswerHead } from '../test/support/blob-range.js';
+import { answeredVersionCheck, answerNotFound, blobAnswerHead } from '../test/support/registry-answers.js';
 import { LoopbackServer } from '../test/support/loopback-server.js';
 import { OCI_CONFIG_TYPE, OCI_MANIFEST_TYPE } from '../test/support/oci-media-types.js';
 
@@ -80,23 +80,19 @@ export class SoakUpstream extends LoopbackServer {
 
   protected handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/v2/' || path === '/v2') {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end('{}');
-      return;
-    }
+    if (answeredVersionCheck(path, response)) return;
     const match = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(path);
     const [, , kind, reference = ''] = match ?? [];
     if (kind === 'manifests') {
       const digest = reference.startsWith('sha256:') ? reference : this.tags.get(reference);
       const body = digest ? this.manifests.get(digest) : undefined;
-      if (!digest || !body) return notFound(response, 'MANIFEST_UNKNOWN');
+      if (!digest || !body) return answerNotFound(response, 'MANIFEST_UNKNOWN');
       response.writeHead(200, { 'content-type': OCI_MANIFEST_TYPE, 'content-length': body.length, 'docker-content-digest': digest });
       response.end(request.method === 'HEAD' ? undefined : body);
       return;
     }
     const blob = kind === 'blobs' ? this.blobs.get(reference) : undefined;
-    if (!blob) return notFound(response, 'BLOB_UNKNOWN');
+    if (!blob) return answerNotFound(response, 'BLOB_UNKNOWN');
     const { status, headers, start } = blobAnswerHead(request.headers, reference, blob.length);
     response.writeHead(status, headers);
     if (request.method === 'HEAD') {
@@ -106,9 +102,4 @@ export class SoakUpstream extends LoopbackServer {
     this.blobGets += 1;
     response.end(blob.subarray(start));
   }
-}
-
-function notFound(response: ServerResponse, code: string): void {
-  response.writeHead(404, { 'content-type': 'application/json' });
-  response.end(JSON.stringify({ errors: [{ code, message: 'not here' }] }));
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { TestContext } from 'node:test';
-import { blobAnswerHead } from './blob-range.js';
+import { answeredVersionCheck, answerNotFound, blobAnswerHead } from './registry-answers.js';
 import { LoopbackServer } from './loopback-server.js';
 
 export type BlobBehaviour =
@@ -96,12 +96,9 @@ export class LoopbackRegistry extends LoopbackServer {
     const range = request.headers.range;
     const remotePort = request.socket.remotePort;
     this.requests.push({ method: request.method ?? 'GET', path, headers: request.headers, ...(range ? { range } : {}), ...(remotePort !== undefined ? { remotePort } : {}) });
-    if (path === '/v2/' || path === '/v2') {
-      response.end('{}');
-      return;
-    }
+    if (answeredVersionCheck(path, response)) return;
     const match = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(path);
-    if (!match) return notFound(response);
+    if (!match) return answerNotFound(response, 'BLOB_UNKNOWN');
     const [, repository = '', kind, reference = ''] = match;
     if (kind === 'manifests') {
       // A tag can be given a status answer too (`setBehaviour('repo:tag', ...)`, e.g. 429).
@@ -113,7 +110,7 @@ export class LoopbackRegistry extends LoopbackServer {
       }
       const digest = reference.includes(':') ? reference : this.tags.get(`${repository}:${reference}`);
       const manifest = digest ? this.manifests.get(digest) : undefined;
-      if (!manifest || !digest) return notFound(response);
+      if (!manifest || !digest) return answerNotFound(response, 'BLOB_UNKNOWN');
       response.writeHead(200, {
         'content-type': manifest.mediaType,
         'content-length': manifest.body.length,
@@ -123,7 +120,7 @@ export class LoopbackRegistry extends LoopbackServer {
       return;
     }
     const blob = this.blobs.get(reference);
-    if (!blob) return notFound(response);
+    if (!blob) return answerNotFound(response, 'BLOB_UNKNOWN');
     this.sendBlob(request, response, reference, blob);
   }
 
@@ -223,9 +220,4 @@ export async function startLoopbackRegistry(t: Pick<TestContext, 'after'>): Prom
   await registry.start();
   t.after(() => registry.stop());
   return registry;
-}
-
-function notFound(response: ServerResponse): void {
-  response.writeHead(404, { 'content-type': 'application/json' });
-  response.end('{"errors":[{"code":"BLOB_UNKNOWN","message":"not here"}]}');
 }
