@@ -8,7 +8,7 @@
 // loopback only; every client has a deadline and every process is stopped by its pid.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,8 @@ import { parseDigest, type Digest } from '../oci/digest.js';
 import { getFreePort, startProcess, waitForHttp, type RunningProcess } from '../test/support/child-process.js';
 import { runCommand } from '../test/support/run-command.js';
 import { table, writeBenchmarkSection } from './benchmarks-file.js';
+import { positiveIntegerFlag } from './positive-flag.js';
+import { readProcessGauges, type ProcessGauges } from './process-gauges.js';
 import { mib } from './serve-report.js';
 import { readProcessMemory, RssSampler } from './serve-rss.js';
 import { percentile, SocketLifetimeTracker, type SocketLifetimes } from './server-sockets.js';
@@ -55,9 +57,7 @@ const LIMIT_FLAGS = ['--send-timeout', `${SEND_TIMEOUT_S}s`, '--max-connections'
 const SETTLE_MS = positive('settle-s') * 1000;
 
 function positive(name: keyof typeof flags): number {
-  const value = Number(flags[name]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`);
-  return value;
+  return positiveIntegerFlag(name, flags[name]);
 }
 
 interface Tree {
@@ -67,10 +67,8 @@ interface Tree {
   readonly extraFlags: readonly string[];
 }
 
-interface Gauges {
-  readonly rss: number;
-  readonly fds: number;
-}
+/** What this bench compares of the server: resident memory and open fds. */
+type Gauges = Pick<ProcessGauges, 'rss' | 'fds'>;
 
 /** Where the after-crowd RSS sits, from the server's own /metrics (prom-client's process gauges). */
 interface HeapSplit {
@@ -95,10 +93,7 @@ async function settled(pid: number, url: string, idle: Gauges): Promise<{ after:
   return { after: await gauges(pid), split: await heapSplit(url) };
 }
 
-async function gauges(pid: number): Promise<Gauges> {
-  const [{ rss }, fds] = await Promise.all([readProcessMemory(pid), readdir(`/proc/${pid}/fd`)]);
-  return { rss, fds: fds.length };
-}
+const gauges = readProcessGauges;
 
 async function build(root: string): Promise<void> {
   await runCommand(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.build.json')], { timeoutMs: 300_000, cwd: root });

@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { BudgetedBlobStore } from '../cache/budgeted-blob-store.js';
 import { CacacheBlobStore } from '../cache/cacache-blob-store.js';
-import { digestOf, type Digest } from '../oci/digest.js';
+import type { Digest } from '../oci/digest.js';
+import { commitBlob } from '../test/support/commit-blob.js';
 import { makeTempDir } from '../test/support/temp-dir.js';
 import { writeBenchmarkSection, table } from './benchmarks-file.js';
 import { median } from './serve-report.js';
@@ -21,15 +22,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: flags } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, 'no-write': { type: 'boolean', default: false } } });
 const ROUNDS = Number(flags.rounds);
 if (!Number.isInteger(ROUNDS) || ROUNDS <= 0) throw new Error('--rounds must be a positive integer');
-
-async function commit(store: BudgetedBlobStore, bytes: Buffer): Promise<Digest> {
-  const digest = digestOf(bytes);
-  const writer = await store.createWriter(digest);
-  await writer.write(bytes);
-  await writer.commit();
-  await writer.abort();
-  return digest;
-}
 
 /** MiB/s of reading every blob whole, `repeat` times, through the store. */
 async function readAll(store: BudgetedBlobStore, digests: readonly Digest[], repeat: number): Promise<number> {
@@ -48,8 +40,8 @@ try {
   const logger = pino({ level: 'silent' });
   const inner = new CacacheBlobStore(dir.path);
   const filler = new BudgetedBlobStore({ inner, logger });
-  const big = [await commit(filler, randomBytes(64 * MiB))];
-  const small = await Promise.all(Array.from({ length: 32 }, () => commit(filler, randomBytes(MiB))));
+  const big = [await commitBlob(filler, randomBytes(64 * MiB))];
+  const small = await Promise.all(Array.from({ length: 32 }, () => commitBlob(filler, randomBytes(MiB))));
   const stores = {
     verified: new BudgetedBlobStore({ inner, logger }),
     unverified: new BudgetedBlobStore({ inner, logger, verifyServes: false }),

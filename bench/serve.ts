@@ -15,12 +15,13 @@ import { parseArgs } from 'node:util';
 import cacache from 'cacache';
 import { blobKey } from '../cache/cacache-blob-store.js';
 import { parseDigest } from '../oci/digest.js';
-import { getFreePort, startProcess, waitForHttp, type RunningProcess } from '../test/support/child-process.js';
 import { runCommand } from '../test/support/run-command.js';
+import { positiveIntegerFlag } from './positive-flag.js';
 import type { ClientReport, ClientRequest } from './serve-client.js';
 import { startNginx, type NginxServer } from './serve-nginx.js';
 import { writeBenchmarkSection, table } from './benchmarks-file.js';
 import { median, mib } from './serve-report.js';
+import { startServeProcess, type ServeProcess } from './serve-process.js';
 import { readProcessMemory, RssSampler, type RssSummary } from './serve-rss.js';
 import { FileUpstream, type UpstreamBlobFile } from './serve-upstream.js';
 import { runWrk, type WrkResult } from './serve-wrk.js';
@@ -56,31 +57,12 @@ const LAYER_BYTES = positive('layer-mib') * MiB;
 const THROTTLE = positive('throttle-mib') * MiB;
 
 function positive(name: keyof typeof flags): number {
-  const value = Number(flags[name]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`);
-  return value;
+  return positiveIntegerFlag(name, flags[name]);
 }
 
-interface EdgePierProcess {
-  readonly url: string;
-  readonly process: RunningProcess;
-}
-
-async function startEdgePier(cacheDir: string, upstream: string): Promise<EdgePierProcess> {
-  const port = await getFreePort();
-  const child = startProcess(
-    process.execPath,
-    [...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', flags.profile] : []), CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', cacheDir, '--upstream', upstream, '--no-mdns'],
-    { name: 'edgepier' },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/v2/`, { process: child, deadlineMs: 60_000 });
-  } catch (error) {
-    await child.stop();
-    throw error;
-  }
-  return { url, process: child };
+function startEdgePier(cacheDir: string, upstream: string): Promise<ServeProcess> {
+  const entry = [...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', flags.profile] : []), CLI];
+  return startServeProcess({ entry, cacheDir, upstream, name: 'edgepier' });
 }
 
 /** Writes `size` random bytes to `path`, returning its digest. */

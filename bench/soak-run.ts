@@ -6,12 +6,12 @@
 // the crowd leaves, RSS and fds are watched until they settle. Used by `npm run bench:soak`
 // (30 minutes) and by test/soak-short.integration.test.ts (about a minute).
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getFreePort, startProcess, waitForHttp, type RunningProcess } from '../test/support/child-process.js';
+import { readProcessGauges } from './process-gauges.js';
+import { startServeProcess, type ServeProcess } from './serve-process.js';
 import { SOAK_REPOSITORY, SoakUpstream, type SoakBlob, type SoakImage } from './soak-upstream.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -76,19 +76,6 @@ export interface SoakResult {
   readonly flatness: { readonly windowBuckets: number; readonly rss: number; readonly fds: number; readonly p99: number; readonly p50: number };
 }
 
-interface ProcessSample {
-  readonly rss: number;
-  readonly hwm: number;
-  readonly fds: number;
-}
-
-async function sampleProcess(pid: number): Promise<ProcessSample> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? Number.NaN) * KiB;
-  const fds = (await readdir(`/proc/${pid}/fd`)).length;
-  return { rss: kib('VmRSS'), hwm: kib('VmHWM'), fds };
-}
-
 export function percentile(values: readonly number[], share: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -136,23 +123,13 @@ function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-async function startServe(options: SoakOptions, upstream: string): Promise<{ url: string; process: RunningProcess }> {
-  const port = await getFreePort();
+function startServe(options: SoakOptions, upstream: string): Promise<ServeProcess> {
   const entry = options.cli === 'dist' ? [join(ROOT, 'dist', 'cli', 'main.js')] : ['--import', 'tsx', join(ROOT, 'cli', 'main.ts')];
-  const child = startProcess(
-    process.execPath,
-    [
-      ...entry,
-      'serve',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--peer-listen',
-      '127.0.0.1:0',
-      '--cache-dir',
-      options.cacheDir,
-      '--upstream',
-      upstream,
-      '--no-mdns',
+  return startServeProcess({
+    entry,
+    cacheDir: options.cacheDir,
+    upstream,
+    args: [
       // Cold pulls never stop coming: the budget keeps the disk bounded and eviction busy.
       '--cache-max-size',
       '512MiB',
@@ -164,16 +141,9 @@ async function startServe(options: SoakOptions, upstream: string): Promise<{ url
       '30s',
       ...(options.serveArgs ?? []),
     ],
-    { name: 'edgepier serve (soak)', cwd: ROOT },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/v2/`, { process: child, deadlineMs: 60_000 });
-  } catch (error) {
-    await child.stop();
-    throw error;
-  }
-  return { url, process: child };
+    name: 'edgepier serve (soak)',
+    cwd: ROOT,
+  });
 }
 
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
@@ -246,7 +216,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     // Warm-up: every warm image once, so "idle" below is a server that has loaded its code paths.
     for (const image of warm) if (!(await pullImage(image, false))) throw new Error(`warm-up pull failed: ${errorSamples.join('\n')}`);
     await sleep(2_000);
-    const idle = await sampleProcess(serve.process.pid);
+    const idle = await readProcessGauges(serve.process.pid);
     const idleHeap = await readHeap(serve.url);
     log(`idle after warm-up: RSS ${(idle.rss / MiB).toFixed(0)} MiB, ${idle.fds} fds, ${formatHeap(idleHeap)}`);
 
@@ -257,7 +227,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const sampler = (async (): Promise<void> => {
       while (running()) {
         try {
-          const sample = await sampleProcess(serve.process.pid);
+          const sample = await readProcessGauges(serve.process.pid);
           const bucket = bucketAt(Date.now());
           bucket.maxRss = Math.max(bucket.maxRss, sample.rss);
           bucket.maxFds = Math.max(bucket.maxFds, sample.fds);
@@ -376,17 +346,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
     // The crowd has left: wait (bounded) for the server's fds to come back near idle.
     const leftAt = Date.now();
-    let after = await sampleProcess(serve.process.pid);
+    let after = await readProcessGauges(serve.process.pid);
     while (Date.now() - leftAt < 30_000 && after.fds > idle.fds + 4) {
       await sleep(500);
-      after = await sampleProcess(serve.process.pid);
+      after = await readProcessGauges(serve.process.pid);
     }
     // Then longer for RSS: V8 and malloc hand freed memory back lazily, so wait (bounded) until
     // it stops falling for five samples in a row.
     let lowest = after.rss;
     for (let still = 0, tries = 0; still < 5 && tries < 30; tries += 1) {
       await sleep(1_000);
-      after = await sampleProcess(serve.process.pid);
+      after = await readProcessGauges(serve.process.pid);
       if (after.rss < lowest) {
         lowest = after.rss;
         still = 0;

@@ -3,11 +3,12 @@
 // dropped once pulled (and warm ones are a fixed set), so the soak's own memory stays flat and
 // does not blur the server's.
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answeredVersionCheck, answerNotFound, blobAnswerHead } from '../test/support/registry-answers.js';
+import { LoopbackServer } from '../test/support/loopback-server.js';
+import { OCI_CONFIG_TYPE, OCI_MANIFEST_TYPE } from '../test/support/oci-media-types.js';
 
 export const SOAK_REPOSITORY = 'soak/app';
-const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
 export interface SoakBlob {
   readonly digest: string;
@@ -25,15 +26,12 @@ function digestOf(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-export class SoakUpstream {
+export class SoakUpstream extends LoopbackServer {
   private readonly blobs = new Map<string, Buffer>();
   private readonly manifests = new Map<string, Buffer>();
   private readonly tags = new Map<string, string>();
-  private readonly sockets = new Set<Socket>();
-  private server: Server | undefined;
   private minted = 0;
   blobGets = 0;
-  url = '';
 
   /** A new image: a small config and `layerSizes` random layers, all of them new digests. */
   mint(layerSizes: readonly number[]): SoakImage {
@@ -50,8 +48,8 @@ export class SoakUpstream {
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
-        mediaType: MANIFEST_TYPE,
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: blobs[0]?.digest, size: blobs[0]?.size },
+        mediaType: OCI_MANIFEST_TYPE,
+        config: { mediaType: OCI_CONFIG_TYPE, digest: blobs[0]?.digest, size: blobs[0]?.size },
         layers: blobs.slice(1).map((blob) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: blob.digest, size: blob.size })),
       }),
     );
@@ -77,53 +75,26 @@ export class SoakUpstream {
   }
 
   async start(): Promise<void> {
-    const server = createServer((request, response) => this.handle(request, response));
-    server.keepAliveTimeout = 30_000;
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.server = server;
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await this.listen({ keepAliveTimeoutMs: 30_000 });
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  private handle(request: IncomingMessage, response: ServerResponse): void {
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/v2/' || path === '/v2') {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end('{}');
-      return;
-    }
+    if (answeredVersionCheck(path, response)) return;
     const match = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(path);
     const [, , kind, reference = ''] = match ?? [];
     if (kind === 'manifests') {
       const digest = reference.startsWith('sha256:') ? reference : this.tags.get(reference);
       const body = digest ? this.manifests.get(digest) : undefined;
-      if (!digest || !body) return notFound(response, 'MANIFEST_UNKNOWN');
-      response.writeHead(200, { 'content-type': MANIFEST_TYPE, 'content-length': body.length, 'docker-content-digest': digest });
+      if (!digest || !body) return answerNotFound(response, 'MANIFEST_UNKNOWN');
+      response.writeHead(200, { 'content-type': OCI_MANIFEST_TYPE, 'content-length': body.length, 'docker-content-digest': digest });
       response.end(request.method === 'HEAD' ? undefined : body);
       return;
     }
     const blob = kind === 'blobs' ? this.blobs.get(reference) : undefined;
-    if (!blob) return notFound(response, 'BLOB_UNKNOWN');
-    const rangeMatch = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
-    const start = Math.min(rangeMatch ? Number(rangeMatch[1]) : 0, blob.length);
-    const headers: Record<string, string | number> = {
-      'content-type': 'application/octet-stream',
-      'content-length': blob.length - start,
-      'docker-content-digest': reference,
-    };
-    if (rangeMatch) headers['content-range'] = `bytes ${start}-${blob.length - 1}/${blob.length}`;
-    response.writeHead(rangeMatch ? 206 : 200, headers);
+    if (!blob) return answerNotFound(response, 'BLOB_UNKNOWN');
+    const { status, headers, start } = blobAnswerHead(request.headers, reference, blob.length);
+    response.writeHead(status, headers);
     if (request.method === 'HEAD') {
       response.end();
       return;
@@ -131,9 +102,4 @@ export class SoakUpstream {
     this.blobGets += 1;
     response.end(blob.subarray(start));
   }
-}
-
-function notFound(response: ServerResponse, code: string): void {
-  response.writeHead(404, { 'content-type': 'application/json' });
-  response.end(JSON.stringify({ errors: [{ code, message: 'not here' }] }));
 }

@@ -10,7 +10,8 @@ import { contentFiles } from '../cache/cache-gc.js';
 import { MemoryBlobStore } from '../cache/memory-blob-store.js';
 import { digestOf, parseDigest, type Digest } from '../oci/digest.js';
 import { startBudgetedMirror } from './support/budgeted-mirror.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { commitBlob } from './support/commit-blob.js';
+import { startLoopbackRegistry } from './support/loopback-registry.js';
 import { readBody } from './support/read-body.js';
 import { waitUntil } from './support/wait-until.js';
 
@@ -19,15 +20,6 @@ const silent = pino({ level: 'silent' });
 function fakeClock(): { now: () => number; advance: (ms: number) => void } {
   let time = 1_000_000;
   return { now: () => time, advance: (ms) => (time += ms) };
-}
-
-async function put(store: BudgetedBlobStore, bytes: Buffer): Promise<Digest> {
-  const digest = digestOf(bytes);
-  const writer = await store.createWriter(digest);
-  await writer.write(bytes);
-  await writer.commit();
-  await writer.abort();
-  return digest;
 }
 
 async function readAll(store: BudgetedBlobStore, digest: Digest): Promise<Buffer> {
@@ -61,15 +53,15 @@ function memoryStore(options: { maxBytes: number; lowWaterBytes: number; pinned?
 describe('BudgetedBlobStore eviction', () => {
   test('least recently used goes first, down to the low-water mark', async () => {
     const { store, inner, clock, removed } = memoryStore({ maxBytes: 3_500, lowWaterBytes: 2_500 });
-    const a = await put(store, randomBytes(1000));
+    const a = await commitBlob(store, randomBytes(1000));
     clock.advance(10_000);
-    const b = await put(store, randomBytes(1000));
+    const b = await commitBlob(store, randomBytes(1000));
     clock.advance(10_000);
-    const c = await put(store, randomBytes(1000));
+    const c = await commitBlob(store, randomBytes(1000));
     clock.advance(10_000);
     await readAll(store, a); // a is now the most recently used
     clock.advance(10_000);
-    const d = await put(store, randomBytes(1000));
+    const d = await commitBlob(store, randomBytes(1000));
     await store.idle();
     // 4000 > 3500: evict b (oldest use), then 3000 > 2500: evict c.
     assert.deepEqual(removed.map((r) => [r.digest, r.reason]), [[b.value, 'evicted'], [c.value, 'evicted']]);
@@ -82,12 +74,12 @@ describe('BudgetedBlobStore eviction', () => {
   test('a pinned blob survives even when it is the least recently used', async () => {
     const pinned = new Set<string>();
     const { store, clock, removed } = memoryStore({ maxBytes: 2_500, lowWaterBytes: 2_000, pinned });
-    const old = await put(store, randomBytes(1000));
+    const old = await commitBlob(store, randomBytes(1000));
     pinned.add(old.value);
     clock.advance(10_000);
-    const newer = await put(store, randomBytes(1000));
+    const newer = await commitBlob(store, randomBytes(1000));
     clock.advance(10_000);
-    await put(store, randomBytes(1000));
+    await commitBlob(store, randomBytes(1000));
     await store.idle();
     assert.deepEqual(removed.map((r) => r.digest), [newer.value]);
     assert.ok(await store.stat(old));
@@ -95,14 +87,14 @@ describe('BudgetedBlobStore eviction', () => {
 
   test('a blob being read or written is never evicted; it goes once released', async () => {
     const { store, clock, removed } = memoryStore({ maxBytes: 1_500, lowWaterBytes: 1_000 });
-    const reading = await put(store, randomBytes(1000));
+    const reading = await commitBlob(store, randomBytes(1000));
     const stream = await store.createReadStream(reading); // open, not consumed
     clock.advance(10_000);
     const pending = digestOf(randomBytes(1));
     const writer = await store.createWriter(pending); // a download in progress
     await writer.write(randomBytes(600));
     clock.advance(10_000);
-    await put(store, randomBytes(1000));
+    await commitBlob(store, randomBytes(1000));
     await store.idle();
     assert.equal(removed.length, 0, 'the only candidates are in use');
     assert.ok(store.usedBytes > 1_500, 'over budget while everything is in use');
@@ -117,10 +109,10 @@ describe('BudgetedBlobStore eviction', () => {
   test('a blob looked up a moment ago (about to be opened) is not evicted under the reader', async () => {
     const { store, clock, removed } = memoryStore({ maxBytes: 1_500, lowWaterBytes: 1_000 });
     const bytes = randomBytes(1000);
-    const a = await put(store, bytes);
+    const a = await commitBlob(store, bytes);
     clock.advance(10_000);
     assert.ok(await store.stat(a));
-    await put(store, randomBytes(1000));
+    await commitBlob(store, randomBytes(1000));
     await store.idle();
     assert.equal(removed.length, 0);
     assert.deepEqual(await readAll(store, a), bytes, 'the reader gets the whole blob');
@@ -129,9 +121,7 @@ describe('BudgetedBlobStore eviction', () => {
 
 describe('a budgeted mirror under a stream of pulls larger than its budget', () => {
   test('stays within budget, serves every pull intact, and reports what it evicted', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const budget = { maxBytes: 1_000_000, lowWaterBytes: 800_000 };
     const mirror = await startBudgetedMirror({ upstreamUrl: upstream.url, budget });
     t.after(() => mirror.close());

@@ -10,15 +10,13 @@ import contentPath from 'cacache/lib/content/path.js';
 import { PinFile } from '../cache/pins.js';
 import { parseDigest, toIntegrity } from '../oci/digest.js';
 import { startBudgetedMirror } from './support/budgeted-mirror.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startLoopbackRegistry } from './support/loopback-registry.js';
 import { runEdgepier } from './support/run-edgepier.js';
 import { waitUntil } from './support/wait-until.js';
 
 describe('edgepier cache', () => {
   test('ls, stats, verify and gc on a real cache directory', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const layer = randomBytes(300_000);
     const layerDigest = upstream.addBlob(layer);
     const config = randomBytes(500);

@@ -7,7 +7,7 @@ import { describe, test, type TestContext } from 'node:test';
 import contentPath from 'cacache/lib/content/path.js';
 import { parseDigest, toIntegrity } from '../oci/digest.js';
 import { startBudgetedMirror, type BudgetedMirror } from './support/budgeted-mirror.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startLoopbackRegistry, type LoopbackRegistry } from './support/loopback-registry.js';
 import { readBody } from './support/read-body.js';
 import { makeTempDir } from './support/temp-dir.js';
 import { waitUntil } from './support/wait-until.js';
@@ -45,9 +45,7 @@ async function cachedThenRestarted(t: TestContext, upstream: LoopbackRegistry, d
 
 describe('corrupt cached content is never served and heals itself', () => {
   test('a large blob with a flipped byte: the response is cut before its end, the blob dropped, the next pull re-fetched', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const bytes = randomBytes(6 * 1024 * 1024);
     const digest = upstream.addBlob(bytes);
     const mirror = await cachedThenRestarted(t, upstream, [digest]);
@@ -66,9 +64,7 @@ describe('corrupt cached content is never served and heals itself', () => {
   });
 
   test('a small blob (manifest-sized) with a flipped byte is re-fetched transparently: the client sees good bytes at once', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const bytes = randomBytes(50_000);
     const digest = upstream.addBlob(bytes);
     const mirror = await cachedThenRestarted(t, upstream, [digest]);
@@ -80,9 +76,7 @@ describe('corrupt cached content is never served and heals itself', () => {
   });
 
   test('a truncated file fails the size check on open and is re-fetched', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const bytes = randomBytes(6 * 1024 * 1024);
     const digest = upstream.addBlob(bytes);
     const mirror = await cachedThenRestarted(t, upstream, [digest]);
@@ -93,9 +87,7 @@ describe('corrupt cached content is never served and heals itself', () => {
   });
 
   test('a range request on a never-verified blob checks the whole blob first', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const bytes = randomBytes(6 * 1024 * 1024);
     const digest = upstream.addBlob(bytes);
     const mirror = await cachedThenRestarted(t, upstream, [digest]);
@@ -108,9 +100,7 @@ describe('corrupt cached content is never served and heals itself', () => {
   });
 
   test('cost of the first-serve hash check (printed)', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const size = 256 * 1024 * 1024;
     const digest = upstream.addBlob(randomBytes(size));
     const mirror = await cachedThenRestarted(t, upstream, [digest]);

@@ -7,7 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { getFreePort, pollUntil, startProcess, waitForHttp, type RunningProcess } from './support/child-process.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startLoopbackRegistry } from './support/loopback-registry.js';
 import { readBody } from './support/read-body.js';
 import { makeTempDir } from './support/temp-dir.js';
 
@@ -38,9 +38,7 @@ async function spools(cacheDir: string): Promise<Array<{ name: string; size: num
 
 describe('crash safety of the real CLI', () => {
   test('kill -9 mid-download, restart: nothing half-written is served, content and tags survive', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const layer = randomBytes(2 * 1024 * 1024);
     const layerDigest = upstream.addBlob(layer);
     const config = randomBytes(2000);

@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { parseDigest } from '../oci/digest.js';
 import { startBudgetedMirror } from './support/budgeted-mirror.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startLoopbackRegistry } from './support/loopback-registry.js';
 import { readBody } from './support/read-body.js';
 import { canMount as isRoot, fill, smallDisk } from './support/full-disk.js';
 
@@ -26,9 +26,7 @@ function capture(): { logger: Logger; text: () => string } {
 
 describe('ENOSPC on the cache disk', { skip: isRoot ? false : 'mounting a tmpfs needs root' }, () => {
   test('the disk fills up mid-download: every client still gets the blob intact, nothing is cached', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const bytes = randomBytes(5 * 1024 * 1024);
     const digest = upstream.addBlob(bytes);
     // Slow enough that the second client joins the first one's download.
@@ -52,9 +50,7 @@ describe('ENOSPC on the cache disk', { skip: isRoot ? false : 'mounting a tmpfs 
   });
 
   test('the disk is already full: the spool cannot take a byte, the pull still succeeds', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const disk = await smallDisk(t);
     const logs = capture();
     const mirror = await startBudgetedMirror({ upstreamUrl: upstream.url, cacheDir: join(disk, 'cache'), logger: logs.logger });

@@ -10,7 +10,7 @@ import contentPath from 'cacache/lib/content/path.js';
 import { pino, type Logger } from 'pino';
 import { parseDigest, toIntegrity } from '../oci/digest.js';
 import { startBudgetedMirror, type BudgetedMirror } from './support/budgeted-mirror.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startLoopbackRegistry, type LoopbackRegistry } from './support/loopback-registry.js';
 import { readBody } from './support/read-body.js';
 import { startRegistry } from './support/registry-process.js';
 import { skopeoCopyFrom } from './support/skopeo.js';
@@ -54,9 +54,7 @@ async function settled(mirror: BudgetedMirror): Promise<void> {
 }
 
 async function cachedBlob(t: TestContext, size: number): Promise<{ upstream: LoopbackRegistry; mirror: BudgetedMirror; digest: string; bytes: Buffer; logged: ReturnType<typeof capture> }> {
-  const upstream = new LoopbackRegistry();
-  await upstream.start();
-  t.after(() => upstream.stop());
+  const upstream = await startLoopbackRegistry(t);
   const bytes = randomBytes(size);
   const digest = upstream.addBlob(bytes);
   const logged = capture();

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { announcementFields } from '../discovery/announcement-seal.js';
-import { MdnsPresence } from '../discovery/mdns-presence.js';
+import { MdnsPresence, type MdnsPresenceOptions } from '../discovery/mdns-presence.js';
 import { SiteKey } from '../site/site-key.js';
 import { responseRecords } from '../discovery/mdns-wire.js';
 import type { Peer } from '../discovery/peer-discovery.js';
@@ -11,21 +11,46 @@ import type { Peer } from '../discovery/peer-discovery.js';
 const TYPE = '_edgepier._tcp.local';
 const source = { address: '198.18.0.3', port: 5353 };
 
-function announcement(id: string, ttl: number, version = '1'): unknown {
+interface AnnouncementShape {
+  readonly ttl: number;
+  readonly port: number;
+  readonly txt: readonly string[];
+  /** The A record of the instance's host. */
+  readonly hostAddress: string;
+}
+
+/** The four records of one announcement of `id`: PTR, SRV, TXT and the host's A record. */
+function records(id: string, shape: AnnouncementShape): unknown {
   const fqdn = `edgepier-${id}.${TYPE}`;
+  const { ttl } = shape;
   return {
     answers: [
       { name: TYPE, type: 'PTR', ttl, data: fqdn },
-      { name: fqdn, type: 'SRV', ttl, data: { port: 5000, target: `ep-${id}.local` } },
-      { name: fqdn, type: 'TXT', ttl, data: [Buffer.from(`id=${id}`), Buffer.from(`v=${version}`)] },
-      { name: `ep-${id}.local`, type: 'A', ttl, data: '198.18.0.3' },
+      { name: fqdn, type: 'SRV', ttl, data: { port: shape.port, target: `ep-${id}.local` } },
+      { name: fqdn, type: 'TXT', ttl, data: shape.txt.map((text) => Buffer.from(text)) },
+      { name: `ep-${id}.local`, type: 'A', ttl, data: shape.hostAddress },
     ],
   };
 }
 
-function table(): { presence: MdnsPresence; ups: Peer[]; downs: Peer[]; requeries: string[] } {
+function announcement(id: string, ttl: number, version = '1'): unknown {
+  return records(id, { ttl, port: 5000, txt: [`id=${id}`, `v=${version}`], hostAddress: '198.18.0.3' });
+}
+
+interface Table {
+  readonly presence: MdnsPresence;
+  readonly ups: Peer[];
+  readonly downs: Peer[];
+  /** Instances a keyed table refused (onForeign). */
+  readonly foreign: string[];
+  readonly requeries: string[];
+}
+
+/** A table that records what it reports; `keyed` adds a site's seal and the https scheme. */
+function table(keyed: Pick<MdnsPresenceOptions, 'membership' | 'scheme'> = {}): Table {
   const ups: Peer[] = [];
   const downs: Peer[] = [];
+  const foreign: string[] = [];
   const requeries: string[] = [];
   const presence = new MdnsPresence({
     selfId: 'me',
@@ -34,8 +59,10 @@ function table(): { presence: MdnsPresence; ups: Peer[]; downs: Peer[]; requerie
     onUp: (peer) => ups.push(peer),
     onDown: (peer) => downs.push(peer),
     requery: (instance) => requeries.push(instance),
+    onForeign: (fqdn) => foreign.push(fqdn),
+    ...keyed,
   });
-  return { presence, ups, downs, requeries };
+  return { presence, ups, downs, foreign, requeries };
 }
 
 void describe('MdnsPresence', () => {
@@ -118,35 +145,11 @@ void describe('MdnsPresence on a keyed site', () => {
 
   function sealed(id: string, addresses: string, options: { mac?: string; ttl?: number } = {}): unknown {
     const fqdn = `edgepier-${id}.${TYPE}`;
-    const ttl = options.ttl ?? 120;
     const mac = options.mac ?? key.announcementMac(announcementFields(fqdn, id, '1', 5001, addresses) ?? '');
-    return {
-      answers: [
-        { name: TYPE, type: 'PTR', ttl, data: fqdn },
-        { name: fqdn, type: 'SRV', ttl, data: { port: 5001, target: `ep-${id}.local` } },
-        { name: fqdn, type: 'TXT', ttl, data: [`id=${id}`, 'v=1', `a=${addresses}`, `mac=${mac}`].map((text) => Buffer.from(text)) },
-        { name: `ep-${id}.local`, type: 'A', ttl, data: '198.18.0.9' },
-      ],
-    };
+    return records(id, { ttl: options.ttl ?? 120, port: 5001, txt: [`id=${id}`, 'v=1', `a=${addresses}`, `mac=${mac}`], hostAddress: '198.18.0.9' });
   }
 
-  function keyedTable(): { presence: MdnsPresence; ups: Peer[]; foreign: string[]; requeries: string[] } {
-    const ups: Peer[] = [];
-    const foreign: string[] = [];
-    const requeries: string[] = [];
-    const presence = new MdnsPresence({
-      selfId: 'me',
-      serviceType: TYPE,
-      protocolVersion: '1',
-      onUp: (peer) => ups.push(peer),
-      onDown: () => undefined,
-      requery: (instance) => requeries.push(instance),
-      membership: seal,
-      scheme: 'https',
-      onForeign: (fqdn) => foreign.push(fqdn),
-    });
-    return { presence, ups, foreign, requeries };
-  }
+  const keyedTable = (): Table => table({ membership: seal, scheme: 'https' });
 
   void it('admits a sealed announcement at the address it signed, whoever relays it', () => {
     const { presence, ups } = keyedTable();

@@ -15,7 +15,7 @@ import type { SourceFault } from '../mirror/source-fault.js';
 import { parseDigest } from '../oci/digest.js';
 import { GotRegistryClient } from '../upstream/got-registry-client.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
-import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
+import { mirrorOverLoopback } from './support/mirror-over-loopback.js';
 import { waitUntil } from './support/wait-until.js';
 
 const logger = pino({ level: process.env.EDGEPIER_TEST_LOG ?? 'silent' });
@@ -259,35 +259,26 @@ describe('a download is bounded by size, pace and spool', () => {
 });
 
 describe('through the mirror: the manifest tells the layer size', () => {
-  const upstream = new LoopbackRegistry();
-  let mirror: MirrorUnderTest;
-
-  before(async () => {
-    await upstream.start();
-    mirror = await startMirror({ upstreams: [{ registry: 'upstream.test', url: upstream.url }] });
-  });
-  after(async () => {
-    await mirror.close();
-    await upstream.stop();
-  });
+  const fixture = mirrorOverLoopback();
+  const { upstream } = fixture;
 
   test('after the manifest passed, a 1 GiB Content-Length for its 1 MiB layer is refused at the header, and nothing is cached', async () => {
     const layer = randomBytes(MiB);
     const digest = upstream.addBlob(layer);
     upstream.addManifest('app', 'v1', { schemaVersion: 2, config: { digest, size: layer.length, mediaType: 'application/octet-stream' }, layers: [{ digest, size: layer.length, mediaType: 'application/octet-stream' }] });
-    const manifest = await fetch(`${mirror.url}/v2/app/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const manifest = await fetch(`${fixture.mirror.url}/v2/app/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal(manifest.status, 200);
     await manifest.arrayBuffer();
     upstream.setBehaviour(digest, { kind: 'flood', prefix: 'junk', extra: 1024 * MiB, contentLength: 'sent' }, 1);
-    const refused = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    const refused = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`);
     assert.equal(refused.status, 502, 'a clean error before any byte, not a 1 GiB body');
     const body = (await refused.json()) as { errors: { code: string; message: string }[] };
     assert.equal(body.errors[0]?.code, 'UPSTREAM_ERROR');
     assert.match(body.errors[0]?.message ?? '', /announces 1074790400 bytes, the blob has 1048576/);
     assert.ok((upstream.floodSent.get(digest) ?? 0) < 64 * MiB);
-    await waitUntil(() => mirror.mirror.activeDownloads === 0, 'the download to settle');
-    assert.equal(await mirror.store.stat(parseDigest(digest)), undefined, 'nothing cached');
-    const healed = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    await waitUntil(() => fixture.mirror.mirror.activeDownloads === 0, 'the download to settle');
+    assert.equal(await fixture.mirror.store.stat(parseDigest(digest)), undefined, 'nothing cached');
+    const healed = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`);
     assert.equal(sha256(Buffer.from(await healed.arrayBuffer())), digest, 'the next pull, upstream healed, gets the right bytes');
   });
 });

@@ -7,13 +7,11 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { startBudgetedMirror } from './support/budgeted-mirror.js';
 import { canMount, fill, smallDisk } from './support/full-disk.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startLoopbackRegistry } from './support/loopback-registry.js';
 
 describe('manifest and tag writes on a full disk', { skip: canMount ? false : 'mounting a tmpfs needs root' }, () => {
   test('manifests by tag and by digest, and a referrers list, are served uncached', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const config = upstream.addBlob(Buffer.from('{}'));
     const { digest, body } = upstream.addManifest('app', 'v1', {
       schemaVersion: 2,

@@ -15,6 +15,7 @@ import { pollUntil } from './support/child-process.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { openTunnel, rawExchange } from './support/proxy-client.js';
 import { makeTempDir } from './support/temp-dir.js';
+import { prometheusSample } from './support/prometheus-sample.js';
 
 async function startNode(t: TestContext, args: string[]): Promise<EdgePierNode> {
   const cache = await makeTempDir('metrics');
@@ -27,18 +28,6 @@ async function startNode(t: TestContext, args: string[]): Promise<EdgePierNode> 
     await cache.remove();
   });
   return node;
-}
-
-/** One sample's value (labels matched exactly), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found: Record<string, string> = {};
-    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) found[pair[1] ?? ''] = pair[2] ?? '';
-    if (Object.keys(found).length === Object.keys(labels).length && Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
-  }
-  return undefined;
 }
 
 async function scrape(node: EdgePierNode): Promise<string> {
@@ -71,26 +60,26 @@ describe('metrics', () => {
     // Requests are counted when the server's side ends, just after the client read the last byte.
     const text = await pollUntil('all four pulls counted', async () => {
       const scraped = await scrape(node);
-      const counted = ['upstream', 'inflight'].map((source) => sample(scraped, 'edgepier_requests_total', { source, kind: 'blob' }) ?? 0);
+      const counted = ['upstream', 'inflight'].map((source) => prometheusSample(scraped, 'edgepier_requests_total', { source, kind: 'blob' }) ?? 0);
       return (counted[0] ?? 0) + (counted[1] ?? 0) === 4 ? scraped : undefined;
     });
-    assert.equal(sample(text, 'edgepier_requests_total', { source: 'upstream', kind: 'blob' }), 1, 'the request that started the download');
-    assert.equal(sample(text, 'edgepier_requests_total', { source: 'inflight', kind: 'blob' }), 3, 'the three that joined it');
-    assert.equal(sample(text, 'edgepier_served_bytes_total', { source: 'inflight', kind: 'blob' }), 3 * layer.length);
+    assert.equal(prometheusSample(text, 'edgepier_requests_total', { source: 'upstream', kind: 'blob' }), 1, 'the request that started the download');
+    assert.equal(prometheusSample(text, 'edgepier_requests_total', { source: 'inflight', kind: 'blob' }), 3, 'the three that joined it');
+    assert.equal(prometheusSample(text, 'edgepier_served_bytes_total', { source: 'inflight', kind: 'blob' }), 3 * layer.length);
     const registryLabel = /edgepier_upstream_bytes_total\{registry="([^"]+)"\}/.exec(text)?.[1];
     assert.ok(registryLabel, 'upstream bytes are labelled by registry');
-    assert.equal(sample(text, 'edgepier_upstream_bytes_total', { registry: registryLabel }), layer.length, 'the WAN carried the layer once');
+    assert.equal(prometheusSample(text, 'edgepier_upstream_bytes_total', { registry: registryLabel }), layer.length, 'the WAN carried the layer once');
   });
 
   test('standard process_* and nodejs_* names, no edgepier_process_*; edgepier_build_info carries the version', async (t) => {
     const node = await startNode(t, ['--upstream', 'http://127.0.0.1:9']);
     const text = await scrape(node);
-    assert.ok(sample(text, 'process_cpu_seconds_total') !== undefined);
-    assert.ok(sample(text, 'process_resident_memory_bytes') !== undefined);
-    assert.ok(sample(text, 'nodejs_eventloop_lag_seconds') !== undefined);
+    assert.ok(prometheusSample(text, 'process_cpu_seconds_total') !== undefined);
+    assert.ok(prometheusSample(text, 'process_resident_memory_bytes') !== undefined);
+    assert.ok(prometheusSample(text, 'nodejs_eventloop_lag_seconds') !== undefined);
     assert.doesNotMatch(text, /^edgepier_(process|nodejs)_/m);
     const { version } = JSON.parse(await readFile(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
-    assert.equal(sample(text, 'edgepier_build_info', { version, nodejs_version: process.versions.node }), 1);
+    assert.equal(prometheusSample(text, 'edgepier_build_info', { version, nodejs_version: process.versions.node }), 1);
   });
 
   test('transparent mode counts CONNECTs: intercepted and refused (allowed tunnels: transparent-boundary)', async (t) => {
@@ -110,9 +99,9 @@ describe('metrics', () => {
     assert.equal((await rawExchange(proxyPort, 'CONNECT not-a-target HTTP/1.1\r\nHost: x\r\n\r\n')).status, 400);
 
     const text = await scrape(node);
-    assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'intercepted' }), 1);
-    assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'tunnelled' }), 0);
-    assert.equal(sample(text, 'edgepier_proxy_connects_total', { outcome: 'refused' }), 3);
+    assert.equal(prometheusSample(text, 'edgepier_proxy_connects_total', { outcome: 'intercepted' }), 1);
+    assert.equal(prometheusSample(text, 'edgepier_proxy_connects_total', { outcome: 'tunnelled' }), 0);
+    assert.equal(prometheusSample(text, 'edgepier_proxy_connects_total', { outcome: 'refused' }), 3);
   });
 
   test('the README\'s metrics table names every series, and nothing else', async () => {

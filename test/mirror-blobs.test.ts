@@ -1,32 +1,22 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gate } from './support/gate.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
-import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
+import { mirrorOverLoopback } from './support/mirror-over-loopback.js';
 import { waitUntil } from './support/wait-until.js';
 
 const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 describe('blob pull-through against a loopback upstream', () => {
-  const upstream = new LoopbackRegistry();
-  let mirror: MirrorUnderTest;
-
-  before(async () => {
-    await upstream.start();
-    mirror = await startMirror({ upstreams: [{ registry: 'upstream.test', url: upstream.url }], upstreamTimeoutMs: 1_500 });
-  });
-  after(async () => {
-    await mirror.close();
-    await upstream.stop();
-  });
+  const fixture = mirrorOverLoopback({ upstreamTimeoutMs: 1_500 });
+  const { upstream } = fixture;
 
   test('8 concurrent cold requests make one upstream GET and all get the right bytes', async () => {
     const blob = randomBytes(3 * 1024 * 1024);
     const digest = upstream.addBlob(blob);
     upstream.setBehaviour(digest, { kind: 'slow', chunk: 256 * 1024, intervalMs: 5 });
     const responses = await Promise.all(
-      Array.from({ length: 8 }, () => fetch(`${mirror.url}/v2/app/blobs/${digest}`)),
+      Array.from({ length: 8 }, () => fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`)),
     );
     const bodies = await Promise.all(responses.map(async (response) => Buffer.from(await response.arrayBuffer())));
     for (const [index, response] of responses.entries()) {
@@ -36,8 +26,8 @@ describe('blob pull-through against a loopback upstream', () => {
       assert.equal(sha256(bodies[index] ?? Buffer.alloc(0)), digest);
     }
     assert.equal(upstream.blobGets(digest), 1);
-    await waitUntil(async () => (await mirror.store.stat({ algorithm: 'sha256', hex: digest.slice(7), value: digest })) !== undefined, 'commit');
-    const again = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    await waitUntil(async () => (await fixture.mirror.store.stat({ algorithm: 'sha256', hex: digest.slice(7), value: digest })) !== undefined, 'commit');
+    const again = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`);
     assert.equal(again.headers.get('x-edgepier-source'), 'cache');
     assert.equal(sha256(Buffer.from(await again.arrayBuffer())), digest);
     assert.equal(upstream.blobGets(digest), 1, 'the second pull is served from cache');
@@ -50,12 +40,12 @@ describe('blob pull-through against a loopback upstream', () => {
     const release = gate();
     upstream.setBehaviour(digest, { kind: 'held', fraction: 0.25, until: release.opened });
     try {
-      const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+      const response = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`);
       const reader = response.body?.getReader();
       assert.ok(reader);
       const first = await reader.read();
       assert.ok(first.value && first.value.length > 0);
-      assert.equal(mirror.mirror.activeDownloads, 1, 'first bytes arrived while upstream still held the rest');
+      assert.equal(fixture.mirror.mirror.activeDownloads, 1, 'first bytes arrived while upstream still held the rest');
       release.open();
       const rest: Uint8Array[] = [first.value];
       for (;;) {
@@ -73,16 +63,16 @@ describe('blob pull-through against a loopback upstream', () => {
     const blob = randomBytes(1024 * 1024);
     const digest = upstream.addBlob(blob);
     upstream.setBehaviour(digest, { kind: 'slow', chunk: 128 * 1024, intervalMs: 10 });
-    const partial = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { headers: { range: 'bytes=1000-1999' } });
+    const partial = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`, { headers: { range: 'bytes=1000-1999' } });
     assert.equal(partial.status, 206);
     assert.equal(partial.headers.get('content-range'), `bytes 1000-1999/${blob.length}`);
     assert.deepEqual(Buffer.from(await partial.arrayBuffer()), blob.subarray(1000, 2000));
-    await waitUntil(() => mirror.mirror.activeDownloads === 0, 'download end');
-    const suffix = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { headers: { range: 'bytes=-100' } });
+    await waitUntil(() => fixture.mirror.mirror.activeDownloads === 0, 'download end');
+    const suffix = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`, { headers: { range: 'bytes=-100' } });
     assert.equal(suffix.status, 206);
     assert.equal(suffix.headers.get('x-edgepier-source'), 'cache');
     assert.deepEqual(Buffer.from(await suffix.arrayBuffer()), blob.subarray(blob.length - 100));
-    const beyond = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { headers: { range: `bytes=${blob.length}-` } });
+    const beyond = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`, { headers: { range: `bytes=${blob.length}-` } });
     assert.equal(beyond.status, 416);
     assert.equal(beyond.headers.get('content-range'), `bytes */${blob.length}`);
     const json = (await beyond.json()) as { errors: { code: string }[] };
@@ -97,14 +87,14 @@ describe('blob pull-through against a loopback upstream', () => {
     const release = gate();
     upstream.setBehaviour(digest, { kind: 'held', fraction: 0.1, until: release.opened });
     const controller = new AbortController();
-    const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { signal: controller.signal });
+    const response = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`, { signal: controller.signal });
     await response.body?.getReader().read();
     controller.abort();
-    assert.equal(mirror.mirror.activeDownloads, 1, 'the client left mid-download');
+    assert.equal(fixture.mirror.mirror.activeDownloads, 1, 'the client left mid-download');
     release.open();
     const parsed = { algorithm: 'sha256' as const, hex: digest.slice(7), value: digest };
-    await waitUntil(async () => (await mirror.store.stat(parsed)) !== undefined, 'cache commit after disconnect');
-    const cached = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    await waitUntil(async () => (await fixture.mirror.store.stat(parsed)) !== undefined, 'cache commit after disconnect');
+    const cached = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`);
     assert.equal(sha256(Buffer.from(await cached.arrayBuffer())), digest);
     assert.equal(upstream.blobGets(digest), 1);
   });
@@ -112,7 +102,7 @@ describe('blob pull-through against a loopback upstream', () => {
   test('HEAD of an uncached blob asks upstream with HEAD and downloads nothing', async () => {
     const blob = randomBytes(4096);
     const digest = upstream.addBlob(blob);
-    const head = await fetch(`${mirror.url}/v2/app/blobs/${digest}`, { method: 'HEAD' });
+    const head = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), String(blob.length));
     assert.equal(head.headers.get('docker-content-digest'), digest);

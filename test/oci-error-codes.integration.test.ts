@@ -7,9 +7,10 @@
 // node's own, which the client cannot fix by authenticating, so that is DENIED (403).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startLoopbackRegistry } from './support/loopback-registry.js';
 import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
-import { OCI_MANIFEST_TYPE, pushBlob, pushManifest } from './support/oci-push.js';
+import { OCI_MANIFEST_TYPE } from './support/oci-media-types.js';
+import { pushBlob, pushManifest } from './support/oci-push.js';
 import { startRegistry, type RunningRegistry } from './support/registry-process.js';
 
 const ZERO = `sha256:${'0'.repeat(64)}`;
@@ -111,9 +112,7 @@ describe('OCI error-code table, upstream answers the mirror relays', () => {
   });
 
   test('TOOMANYREQUESTS: 429 when upstream rate-limits, not retried', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const digest = upstream.addBlob(Buffer.from('rate limited'));
     upstream.setBehaviour(digest, { kind: 'status', status: 429 });
     const mirror = await startMirror({ upstreams: [{ registry: 'upstream.test', url: upstream.url }] });

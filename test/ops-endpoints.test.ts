@@ -11,6 +11,7 @@ import type { StatusSnapshot } from '../server/status-snapshot.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { makeTempDir } from './support/temp-dir.js';
 import { pollUntil } from './support/child-process.js';
+import { prometheusSample } from './support/prometheus-sample.js';
 
 interface StartedNode {
   readonly node: EdgePierNode;
@@ -53,19 +54,6 @@ async function upstreamFor(t: TestContext): Promise<{ registry: LoopbackRegistry
   return { registry, layer, layerDigest, brokenDigest };
 }
 
-/** The value of one sample in Prometheus text format (labels matched exactly, in any order). */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found: Record<string, string> = {};
-    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) found[pair[1] ?? ''] = pair[2] ?? '';
-    if (Object.keys(found).length === Object.keys(labels).length && Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
-  }
-  return undefined;
-}
-
 async function getText(url: string): Promise<{ status: number; type: string; body: string }> {
   const response = await fetch(url);
   return { status: response.status, type: response.headers.get('content-type') ?? '', body: await response.text() };
@@ -95,38 +83,38 @@ describe('operations endpoints', () => {
     // client has read the last byte.
     const metrics = await pollUntil('every request counted', async () => {
       const scraped = await getText(`${node.url}/metrics`);
-      const blobRequests = ['cache', 'upstream'].map((source) => sample(scraped.body, 'edgepier_requests_total', { source, kind: 'blob' }) ?? 0);
+      const blobRequests = ['cache', 'upstream'].map((source) => prometheusSample(scraped.body, 'edgepier_requests_total', { source, kind: 'blob' }) ?? 0);
       return blobRequests[0] === 3 && blobRequests[1] === 1 ? scraped : undefined;
     });
     assert.equal(metrics.status, 200);
     assert.match(metrics.type, /^text\/plain; version=0\.0\.4/);
     const text = metrics.body;
-    assert.equal(sample(text, 'edgepier_requests_total', { source: 'upstream', kind: 'blob' }), 1);
-    assert.equal(sample(text, 'edgepier_requests_total', { source: 'cache', kind: 'blob' }), 3, 'two GETs and a HEAD from cache');
-    assert.equal(sample(text, 'edgepier_requests_total', { source: 'upstream', kind: 'manifest' }), 1);
-    assert.equal(sample(text, 'edgepier_requests_total', { source: 'peer', kind: 'blob' }), 0, 'every source is exported from the start');
-    assert.equal(sample(text, 'edgepier_served_bytes_total', { source: 'upstream', kind: 'blob' }), layer.length);
-    assert.equal(sample(text, 'edgepier_served_bytes_total', { source: 'cache', kind: 'blob' }), 2 * layer.length, 'HEAD sends no body');
-    assert.equal(sample(text, 'edgepier_served_bytes_total', { source: 'upstream', kind: 'manifest' }), manifestBytes);
-    assert.equal(sample(text, 'edgepier_cache_hit_ratio'), 2 / 3, 'two of three blob GETs from cache');
-    assert.equal(sample(text, 'edgepier_cache_size_bytes'), layer.length + manifestBytes, 'the layer and the manifest are cached');
-    assert.equal(sample(text, 'edgepier_cache_blobs'), 2);
-    assert.equal(sample(text, 'edgepier_cache_budget_bytes'), 0, 'unlimited');
-    assert.equal(sample(text, 'edgepier_cache_evictions_total'), 0);
-    assert.equal(sample(text, 'edgepier_inflight_downloads'), 0);
-    assert.equal(sample(text, 'edgepier_peers'), 0);
+    assert.equal(prometheusSample(text, 'edgepier_requests_total', { source: 'upstream', kind: 'blob' }), 1);
+    assert.equal(prometheusSample(text, 'edgepier_requests_total', { source: 'cache', kind: 'blob' }), 3, 'two GETs and a HEAD from cache');
+    assert.equal(prometheusSample(text, 'edgepier_requests_total', { source: 'upstream', kind: 'manifest' }), 1);
+    assert.equal(prometheusSample(text, 'edgepier_requests_total', { source: 'peer', kind: 'blob' }), 0, 'every source is exported from the start');
+    assert.equal(prometheusSample(text, 'edgepier_served_bytes_total', { source: 'upstream', kind: 'blob' }), layer.length);
+    assert.equal(prometheusSample(text, 'edgepier_served_bytes_total', { source: 'cache', kind: 'blob' }), 2 * layer.length, 'HEAD sends no body');
+    assert.equal(prometheusSample(text, 'edgepier_served_bytes_total', { source: 'upstream', kind: 'manifest' }), manifestBytes);
+    assert.equal(prometheusSample(text, 'edgepier_cache_hit_ratio'), 2 / 3, 'two of three blob GETs from cache');
+    assert.equal(prometheusSample(text, 'edgepier_cache_size_bytes'), layer.length + manifestBytes, 'the layer and the manifest are cached');
+    assert.equal(prometheusSample(text, 'edgepier_cache_blobs'), 2);
+    assert.equal(prometheusSample(text, 'edgepier_cache_budget_bytes'), 0, 'unlimited');
+    assert.equal(prometheusSample(text, 'edgepier_cache_evictions_total'), 0);
+    assert.equal(prometheusSample(text, 'edgepier_inflight_downloads'), 0);
+    assert.equal(prometheusSample(text, 'edgepier_peers'), 0);
     const registryLabel = /edgepier_upstream_requests_total\{registry="([^"]+)",status="200"\}/.exec(text)?.[1];
     assert.ok(registryLabel, 'upstream requests are labelled by registry');
-    assert.ok((sample(text, 'edgepier_upstream_requests_total', { registry: registryLabel, status: '503' }) ?? 0) >= 1);
-    assert.ok((sample(text, 'edgepier_upstream_errors_total', { registry: registryLabel, reason: '503' }) ?? 0) >= 1, 'a 503 is an upstream error');
-    const latencyCount = sample(text, 'edgepier_upstream_response_seconds_count', { registry: registryLabel });
+    assert.ok((prometheusSample(text, 'edgepier_upstream_requests_total', { registry: registryLabel, status: '503' }) ?? 0) >= 1);
+    assert.ok((prometheusSample(text, 'edgepier_upstream_errors_total', { registry: registryLabel, reason: '503' }) ?? 0) >= 1, 'a 503 is an upstream error');
+    const latencyCount = prometheusSample(text, 'edgepier_upstream_response_seconds_count', { registry: registryLabel });
     assert.equal(latencyCount, registry.requests.length, 'one latency observation per upstream round trip');
-    assert.ok(sample(text, 'process_resident_memory_bytes') !== undefined, 'process metrics are exported under their standard names');
+    assert.ok(prometheusSample(text, 'process_resident_memory_bytes') !== undefined, 'process metrics are exported under their standard names');
 
     node.metrics.cacheEvicted(3, 4096);
     const after = (await getText(`${node.url}/metrics`)).body;
-    assert.equal(sample(after, 'edgepier_cache_evictions_total'), 3, 'the counter the cache layer increments');
-    assert.equal(sample(after, 'edgepier_cache_evicted_bytes_total'), 4096);
+    assert.equal(prometheusSample(after, 'edgepier_cache_evictions_total'), 3, 'the counter the cache layer increments');
+    assert.equal(prometheusSample(after, 'edgepier_cache_evicted_bytes_total'), 4096);
   });
 
   test('a connection refused upstream counts as an error with its code', async (t) => {
@@ -149,14 +137,14 @@ describe('operations endpoints', () => {
     const { node } = await startNode(t, registry.url, { lan, nodeId: 'node-a' });
     const other = await startNode(t, registry.url, { lan, nodeId: 'node-b' });
     const metricsText = async (): Promise<string> => (await getText(`${node.url}/metrics`)).body;
-    await pollUntil('node-b seen', async () => (sample(await metricsText(), 'edgepier_peers') === 1 ? true : undefined));
+    await pollUntil('node-b seen', async () => (prometheusSample(await metricsText(), 'edgepier_peers') === 1 ? true : undefined));
     let status = (await (await fetch(`${node.url}/status.json`)).json()) as StatusSnapshot;
     assert.deepEqual(status.peers.map((peer) => [peer.id, peer.state, peer.url]), [['node-b', 'up', other.node.peerUrl]]);
     await other.close();
-    await pollUntil('node-b gone', async () => (sample(await metricsText(), 'edgepier_peers') === 0 ? true : undefined));
+    await pollUntil('node-b gone', async () => (prometheusSample(await metricsText(), 'edgepier_peers') === 0 ? true : undefined));
     const text = await metricsText();
-    assert.equal(sample(text, 'edgepier_peer_events_total', { event: 'up' }), 1);
-    assert.equal(sample(text, 'edgepier_peer_events_total', { event: 'down' }), 1);
+    assert.equal(prometheusSample(text, 'edgepier_peer_events_total', { event: 'up' }), 1);
+    assert.equal(prometheusSample(text, 'edgepier_peer_events_total', { event: 'down' }), 1);
     status = (await (await fetch(`${node.url}/status.json`)).json()) as StatusSnapshot;
     assert.deepEqual(status.peers.map((peer) => [peer.id, peer.state]), [['node-b', 'down']], 'a peer that left stays listed as down');
   });

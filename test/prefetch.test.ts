@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ProgressReporter } from '../cli/commands/progress-reporter.js';
 import { getFreePort, pollUntil, startProcess, waitForHttp } from './support/child-process.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startLoopbackRegistry, type LoopbackRegistry } from './support/loopback-registry.js';
 import { runEdgepier } from './support/run-edgepier.js';
 import { makeTempDir } from './support/temp-dir.js';
 
@@ -31,9 +31,7 @@ function platformImage(upstream: LoopbackRegistry, architecture: string): { mani
 
 describe('edgepier prefetch / unpin', () => {
   test('prefetch --pin --platform through a running node; pins survive eviction; unpin releases them', async (t) => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
-    t.after(() => upstream.stop());
+    const upstream = await startLoopbackRegistry(t);
     const amd64 = platformImage(upstream, 'amd64');
     const arm64 = platformImage(upstream, 'arm64');
     const index = upstream.addManifest(

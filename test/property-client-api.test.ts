@@ -4,29 +4,18 @@
 // and a 206 holds exactly the bytes its Content-Range names.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { LoopbackRegistry } from './support/loopback-registry.js';
-import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
+import { mirrorOverLoopback } from './support/mirror-over-loopback.js';
 import { propertyParameters } from './support/property.js';
 import { rawRequest } from './support/raw-http.js';
 
 void describe('client API under arbitrary requests (property)', () => {
-  const upstream = new LoopbackRegistry();
+  const fixture = mirrorOverLoopback();
+  const { upstream } = fixture;
   const layer = randomBytes(4096);
-  let layerDigest = '';
-  let mirror: MirrorUnderTest;
-
-  before(async () => {
-    await upstream.start();
-    layerDigest = upstream.addBlob(layer);
-    upstream.addManifest('app', 'v1', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [{ digest: layerDigest, size: layer.length }] });
-    mirror = await startMirror({ upstreams: [{ registry: 'upstream.test', url: upstream.url }] });
-  });
-  after(async () => {
-    await mirror.close();
-    await upstream.stop();
-  });
+  const layerDigest = upstream.addBlob(layer);
+  upstream.addManifest('app', 'v1', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [{ digest: layerDigest, size: layer.length }] });
 
   // Node's client refuses to send control characters and spaces in a path: printable ASCII only.
   const printable = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength: 40 });
@@ -49,7 +38,7 @@ void describe('client API under arbitrary requests (property)', () => {
           ...(acceptHeader !== undefined ? { accept: acceptHeader } : {}),
           ...(peerHeader !== undefined ? { 'x-edgepier-peer': peerHeader } : {}),
         };
-        const response = await rawRequest(mirror.url, target, { method, headers });
+        const response = await rawRequest(fixture.mirror.url, target, { method, headers });
         seen.add(response.status);
         const where = `${method} ${target} ${JSON.stringify(headers)} → ${response.status} ${response.body.slice(0, 200)}`;
         assert.notEqual(response.status, 500, where);

@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
+import { OCI_INDEX_TYPE, OCI_MANIFEST_TYPE } from './support/oci-media-types.js';
 import {
-  OCI_INDEX_TYPE,
-  OCI_MANIFEST_TYPE,
   pushArtifact,
   pushBlob,
   pushManifest,

@@ -5,14 +5,10 @@
 // byte counters carry about one image. No timing is asserted.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { writeNewSiteKey } from '../site/site-key.js';
 import { netnsUnavailableReason } from './support/netns.js';
-import { startCloudRegistry } from './support/site-cloud-registry.js';
-import { startSiteEdgePier, waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
-import { expectedImage, skopeoPullIn, verifyPulledDir } from './support/site-pull.js';
-import { createWanSite } from './support/site-wan.js';
-import { makeTempDir } from './support/temp-dir.js';
-import { buildImage } from './support/test-image.js';
+import { waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
+import { skopeoPullIn, verifyPulledDir } from './support/site-pull.js';
+import { startSiteWithImage } from './support/site-with-image.js';
 
 const skip = netnsUnavailableReason();
 const NODES = 3;
@@ -22,34 +18,16 @@ const WAN_BUDGET = 1.3;
 
 void describe('small rollout through EdgePier', { skip: skip === undefined ? false : `needs network namespaces: ${skip}` }, () => {
   for (const keyed of [false, true]) test(`${NODES} nodes${keyed ? ' of a keyed site' : ' of an open site'} pull a cold image at once over a 20 Mbit/s WAN: identical bytes, each blob crosses the WAN once`, async (t) => {
-    const cleanups: (() => Promise<unknown>)[] = [];
-    t.after(async () => {
-      for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => t.diagnostic(`cleanup: ${String(error)}`));
-    });
-    const wan = await createWanSite({ nodes: NODES, rate: '20mbit' });
-    cleanups.push(() => wan.destroy());
-    const cloud = await startCloudRegistry(wan);
-    cleanups.push(() => cloud.stop());
-    const layout = await buildImage({ layers: 3, layerSize: 1_300_000, seed: 'rollout-small' });
-    cleanups.push(() => layout.cleanup());
-    await cloud.push(layout, REFERENCE);
-    const image = expectedImage(layout);
-    const work = await makeTempDir('rollout-small');
-    cleanups.push(() => work.remove());
-    const siteKeyFile = `${work.path}/site.key`;
-    if (keyed) await writeNewSiteKey(siteKeyFile);
+    const site = await startSiteWithImage(t, { nodes: NODES, rate: '20mbit', reference: REFERENCE, layers: 3, layerSize: 1_300_000, seed: 'rollout-small' });
+    const { wan, cloud, layout, image, workDir } = site;
 
     const nodes: SiteEdgePier[] = [];
-    for (const [n, ns] of wan.nodes.entries()) {
-      const node = await startSiteEdgePier(ns, { nodeId: `node${n + 1}`, upstream: cloud.url, cacheDir: `${work.path}/cache${n}`, ...(keyed ? { siteKeyFile } : {}) });
-      nodes.push(node);
-      cleanups.push(() => node.stop());
-    }
+    for (const [n, ns] of wan.nodes.entries()) nodes.push(await site.startNode(n + 1, ns, keyed ? { keyFile: site.siteKey } : {}));
     await waitForMesh(nodes);
 
     const before = await wan.wanCounters();
     const logStart = cloud.accessLog.length;
-    const pulls = await Promise.all(nodes.map((node, n) => skopeoPullIn(node.namespace.name, node.localHost, REFERENCE, `${work.path}/pull${n}`)));
+    const pulls = await Promise.all(nodes.map((node, n) => skopeoPullIn(node.namespace.name, node.localHost, REFERENCE, `${workDir}/pull${n}`)));
     const after = await wan.wanCounters();
     for (const pull of pulls) await verifyPulledDir(pull.dir, image);
 

@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { LoopbackRegistry } from './support/loopback-registry.js';
-import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
+import { describe, test } from 'node:test';
+import { mirrorOverLoopback } from './support/mirror-over-loopback.js';
 import { rawRequest } from './support/raw-http.js';
 
 const ZERO = `sha256:${'0'.repeat(64)}`;
 
 describe('bad input gets the right status and exact OCI error JSON', () => {
-  const upstream = new LoopbackRegistry();
-  let mirror: MirrorUnderTest;
-
-  before(async () => {
-    await upstream.start();
-    mirror = await startMirror({ upstreams: [{ registry: 'upstream.test', url: upstream.url }] });
-  });
-  after(async () => {
-    await mirror.close();
-    await upstream.stop();
-  });
+  const fixture = mirrorOverLoopback();
+  const { upstream } = fixture;
 
   const cases: Array<{ name: string; path: string; method?: string; headers?: Record<string, string>; status: number; body: object }> = [
     {
@@ -98,7 +88,7 @@ describe('bad input gets the right status and exact OCI error JSON', () => {
   for (const testCase of cases) {
     test(testCase.name, async () => {
       const before = upstream.requests.length;
-      const response = await rawRequest(mirror.url, testCase.path, {
+      const response = await rawRequest(fixture.mirror.url, testCase.path, {
         ...(testCase.method ? { method: testCase.method } : {}),
         ...(testCase.headers ? { headers: testCase.headers } : {}),
       });
@@ -110,21 +100,21 @@ describe('bad input gets the right status and exact OCI error JSON', () => {
   }
 
   test('oversized headers are a 431 with OCI JSON, and the server keeps serving', async () => {
-    const response = await rawRequest(mirror.url, '/v2/', { headers: { 'x-filler': 'x'.repeat(20_000) } });
+    const response = await rawRequest(fixture.mirror.url, '/v2/', { headers: { 'x-filler': 'x'.repeat(20_000) } });
     assert.equal(response.status, 431);
     assert.deepEqual(JSON.parse(response.body), {
       errors: [{ code: 'HEADER_INVALID', message: 'request headers larger than 16384 bytes' }],
     });
-    const base = await rawRequest(mirror.url, '/v2/');
+    const base = await rawRequest(fixture.mirror.url, '/v2/');
     assert.equal(base.status, 200);
     assert.equal(base.headers['docker-distribution-api-version'], 'registry/2.0');
   });
 
   test('a Range on a cached blob that cannot be satisfied is 416 with Content-Range', async () => {
     const digest = upstream.addBlob(Buffer.from('0123456789'));
-    const ok = await rawRequest(mirror.url, `/v2/app/blobs/${digest}`);
+    const ok = await rawRequest(fixture.mirror.url, `/v2/app/blobs/${digest}`);
     assert.equal(ok.body, '0123456789');
-    const response = await rawRequest(mirror.url, `/v2/app/blobs/${digest}`, { headers: { range: 'bytes=20-30' } });
+    const response = await rawRequest(fixture.mirror.url, `/v2/app/blobs/${digest}`, { headers: { range: 'bytes=20-30' } });
     assert.equal(response.status, 416);
     assert.equal(response.headers['content-range'], 'bytes */10');
     assert.deepEqual(JSON.parse(response.body), {

@@ -13,9 +13,10 @@ import { CacacheTagStore } from '../cache/cacache-tag-store.js';
 import { SMALL_READ_BYTES } from '../cache/paced-read-size.js';
 import { PullThroughMirror } from '../mirror/pull-through-mirror.js';
 import { RegistryRouter } from '../mirror/registry-router.js';
-import { parseDigest, type Digest } from '../oci/digest.js';
+import type { Digest } from '../oci/digest.js';
 import { createApp } from '../server/create-app.js';
 import { GotRegistryClient } from '../upstream/got-registry-client.js';
+import { commitBlob } from './support/commit-blob.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
 import { rawRequest } from './support/raw-http.js';
@@ -25,15 +26,6 @@ import { waitUntil } from './support/wait-until.js';
 const MiB = 1024 * 1024;
 /** Far more than loopback's kernel buffers take from a client that never reads (about 4 MiB). */
 const BLOB_BYTES = 32 * MiB;
-
-async function cacheBlob(store: BlobStore, bytes: Buffer): Promise<Digest> {
-  const digest = parseDigest(`sha256:${createHash('sha256').update(bytes).digest('hex')}`);
-  const writer = await store.createWriter(digest);
-  for (let offset = 0; offset < bytes.length; offset += MiB) await writer.write(bytes.subarray(offset, offset + MiB));
-  await writer.commit();
-  await writer.abort();
-  return digest;
-}
 
 /** Sends a blob GET and never reads a byte of the answer. */
 function neverReadingClient(port: number, path: string): Promise<Socket> {
@@ -79,7 +71,7 @@ describe('a client that stops reading is cut after the send timeout, others are 
       upstreams: [{ registry: 'upstream.test', url: upstream.url }],
       limits: { sendTimeoutMs: SEND_TIMEOUT_MS, idleTimeoutMs: 65_000, maxConnections: 64, onSendTimeout: () => cuts.push(Date.now()) },
     });
-    digest = await cacheBlob(mirror.store, body);
+    digest = await commitBlob(mirror.store, body, MiB);
   });
   after(async () => {
     await mirror.close();
@@ -197,7 +189,7 @@ for (const wiring of ['the bare cacache store', 'the budgeted store as the node 
     const files = recordingStore(new CacacheBlobStore(cache.path), streams);
     // The budgeted store wraps each whole read in its hold-back verifier: both layers are weighed.
     const store = wiring === 'the bare cacache store' ? files : recordingStore(new BudgetedBlobStore({ inner: files, logger }), streams);
-    digest = await cacheBlob(store, randomBytes(BLOB_BYTES));
+    digest = await commitBlob(store, randomBytes(BLOB_BYTES), MiB);
     const mirror = new PullThroughMirror({ store, tags: new CacacheTagStore(cache.path), referrers: new CacacheReferrersStore(cache.path), logger, tagTimeoutMs: 1_000 });
     const client = new GotRegistryClient({ registry: 'upstream.test', url: 'http://127.0.0.1:9', timeoutMs: 1_000, logger });
     const app = createApp({ mirror, router: new RegistryRouter([client], 'upstream.test'), logger, nodeId: 'test-node' });

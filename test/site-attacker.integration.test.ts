@@ -9,15 +9,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { writeNewSiteKey } from '../site/site-key.js';
 import { netnsUnavailableReason } from './support/netns.js';
-import { startCloudRegistry } from './support/site-cloud-registry.js';
-import { EDGEPIER_PEER_PORT, EDGEPIER_PORT, startSiteEdgePier, waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
+import { startSiteWithImage } from './support/site-with-image.js';
+import { EDGEPIER_PEER_PORT, EDGEPIER_PORT, waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
 import { NamespaceProcess } from './support/site-namespace-process.js';
-import { expectedImage, skopeoPullIn, verifyPulledDir } from './support/site-pull.js';
-import { createWanSite } from './support/site-wan.js';
-import { makeTempDir } from './support/temp-dir.js';
-import { buildImage } from './support/test-image.js';
+import { skopeoPullIn, verifyPulledDir } from './support/site-pull.js';
 
 const skip = netnsUnavailableReason();
 const REFERENCE = 'site/app:v1';
@@ -27,24 +23,8 @@ const FOREIGN_LOG = "without this site's key";
 
 void describe('a keyed site with an attacker on its LAN', { skip: skip === undefined ? false : `needs network namespaces: ${skip}` }, () => {
   test('Sybils, forged owner fetches, a fake tag source and a wrong-key node get nothing; members still share', async (t) => {
-    const cleanups: (() => Promise<unknown>)[] = [];
-    t.after(async () => {
-      for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => t.diagnostic(`cleanup: ${String(error)}`));
-    });
-    const wan = await createWanSite({ nodes: 4 });
-    cleanups.push(() => wan.destroy());
-    const cloud = await startCloudRegistry(wan);
-    cleanups.push(() => cloud.stop());
-    const layout = await buildImage({ layers: 2, layerSize: 400_000, seed: 'site-attacker' });
-    cleanups.push(() => layout.cleanup());
-    await cloud.push(layout, REFERENCE);
-    const image = expectedImage(layout);
-    const work = await makeTempDir('site-attacker');
-    cleanups.push(() => work.remove());
-    const siteKey = join(work.path, 'site.key');
-    const otherKey = join(work.path, 'other.key');
-    await writeNewSiteKey(siteKey);
-    await writeNewSiteKey(otherKey);
+    const site = await startSiteWithImage(t, { nodes: 4, reference: REFERENCE, layers: 2, layerSize: 400_000, seed: 'site-attacker' });
+    const { wan, cloud, image, workDir } = site;
 
     const [ns1, ns2, attackerNs, ns4] = wan.nodes;
     assert.ok(ns1 && ns2 && attackerNs && ns4);
@@ -52,25 +32,15 @@ void describe('a keyed site with an attacker on its LAN', { skip: skip === undef
       '--import', 'tsx', HOSTILE,
       JSON.stringify({ address: attackerNs.address, port: EDGEPIER_PEER_PORT, sybils: 200, impersonate: ['node1', 'node2'], rounds: 60 }),
     ]);
-    cleanups.push(() => attacker.stop());
+    site.defer(() => attacker.stop());
     await attacker.waitForLine(/"event":"ready"/, 15_000);
     const attackerRequests = (): string[] => attacker.lines.filter((line) => line.includes('"event":"request"'));
 
-    const start = async (n: number, ns: typeof ns1, keyFile: string): Promise<SiteEdgePier> => {
-      const node = await startSiteEdgePier(ns, {
-        nodeId: `node${n}`,
-        upstream: cloud.url,
-        cacheDir: `${work.path}/cache${n}`,
-        args: NODE_ARGS,
-        clientAllow: `${ns.address}/32`,
-        siteKeyFile: keyFile,
-      });
-      cleanups.push(() => node.stop());
-      return node;
-    };
-    const node1 = await start(1, ns1, siteKey);
-    const node2 = await start(2, ns2, siteKey);
-    const node4 = await start(4, ns4, otherKey);
+    const start = (n: number, ns: typeof ns1, keyFile: string): Promise<SiteEdgePier> =>
+      site.startNode(n, ns, { keyFile, args: NODE_ARGS, clientAllow: `${ns.address}/32` });
+    const node1 = await start(1, ns1, site.siteKey);
+    const node2 = await start(2, ns2, site.siteKey);
+    const node4 = await start(4, ns4, site.otherKey);
     await waitForMesh([node1, node2]);
     await attacker.waitForLine(/"event":"announced"/, 15_000);
     // Proof that the forged announcements reached every node (and were refused).
@@ -79,19 +49,13 @@ void describe('a keyed site with an attacker on its LAN', { skip: skip === undef
     }
 
     // Member 1 pulls the image from the cloud.
-    const first = await skopeoPullIn(ns1.name, node1.localHost, REFERENCE, `${work.path}/pull1`);
+    const first = await skopeoPullIn(ns1.name, node1.localHost, REFERENCE, `${workDir}/pull1`);
     await verifyPulledDir(first.dir, image);
     const layer = [...image.blobs.keys()][0] ?? assert.fail('the image has blobs');
     const cloudRequestsBefore = cloud.accessLog.length;
 
     // The attacker tries to make a member fetch for it, in every form the old wire allowed.
-    const curl = async (args: string[]): Promise<string> => {
-      try {
-        return await wan.site.exec(attackerNs.name, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', ...args]);
-      } catch (error) {
-        return `curl failed: ${(error as Error).message.split('\n')[0] ?? ''}`;
-      }
-    };
+    const curl = (args: readonly string[]): Promise<string> => site.curlStatus(attackerNs, args);
     const peerApi = `http://${ns1.address}:${EDGEPIER_PEER_PORT}`;
     const fresh = `sha256:${'ab'.repeat(32)}`;
     assert.equal(await curl(['-H', 'x-edgepier-peer: node2', '-H', 'x-edgepier-owner-fetch: 1', `${peerApi}/v2/site/app/blobs/${fresh}`]), '401', 'forged owner fetch by header');
@@ -105,13 +69,13 @@ void describe('a keyed site with an attacker on its LAN', { skip: skip === undef
 
     // The WAN goes down for member 2 and the wrong-key node; both never resolved the tag.
     await wan.cutCloudFrom([ns2.address, ns4.address]);
-    const second = await skopeoPullIn(ns2.name, node2.localHost, REFERENCE, `${work.path}/pull2`);
+    const second = await skopeoPullIn(ns2.name, node2.localHost, REFERENCE, `${workDir}/pull2`);
     await verifyPulledDir(second.dir, image);
     assert.ok(
       node2.warnings.some((line) => line.includes('tag resolved by a peer') && line.includes('"peer":"node1"')),
       `member 2 took the tag from member 1:\n${node2.process.diagnostics()}`,
     );
-    await assert.rejects(skopeoPullIn(ns4.name, node4.localHost, REFERENCE, `${work.path}/pull4`, 60_000), 'the wrong-key node is no member: nobody gives it the tag');
+    await assert.rejects(skopeoPullIn(ns4.name, node4.localHost, REFERENCE, `${workDir}/pull4`, 60_000), 'the wrong-key node is no member: nobody gives it the tag');
 
     assert.deepEqual(attackerRequests(), [], 'no node ever sent the attacker a request');
     assert.deepEqual([...node1.peers], ['node2'], 'member 1 sees only member 2');

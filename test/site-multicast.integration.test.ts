@@ -6,14 +6,10 @@
 // every blob crossed the WAN once, to node 1.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { writeNewSiteKey } from '../site/site-key.js';
 import { netnsUnavailableReason } from './support/netns.js';
-import { startCloudRegistry } from './support/site-cloud-registry.js';
-import { startSiteEdgePier, waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
-import { expectedImage, skopeoPullIn, verifyPulledDir } from './support/site-pull.js';
-import { createWanSite } from './support/site-wan.js';
-import { makeTempDir } from './support/temp-dir.js';
-import { buildImage } from './support/test-image.js';
+import { waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
+import { skopeoPullIn, verifyPulledDir } from './support/site-pull.js';
+import { startSiteWithImage } from './support/site-with-image.js';
 
 const skip = netnsUnavailableReason();
 const REFERENCE = 'site/app:v1';
@@ -22,37 +18,22 @@ const NODE_ARGS = ['--tag-timeout', '1s', '--upstream-timeout', '2s', '--peer-ti
 
 void describe('a site found through mDNS alone', { skip: skip === undefined ? false : `needs network namespaces: ${skip}` }, () => {
   test('nodes 2 and 3, cut off from the cloud, pull by tag what node 1 pulled; the cloud served each blob once, to node 1', async (t) => {
-    const cleanups: (() => Promise<unknown>)[] = [];
-    t.after(async () => {
-      for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => t.diagnostic(`cleanup: ${String(error)}`));
-    });
-    const wan = await createWanSite({ nodes: 3 });
-    cleanups.push(() => wan.destroy());
-    const cloud = await startCloudRegistry(wan);
-    cleanups.push(() => cloud.stop());
-    const layout = await buildImage({ layers: 3, layerSize: 600_000, seed: 'site-multicast' });
-    cleanups.push(() => layout.cleanup());
-    await cloud.push(layout, REFERENCE);
-    const image = expectedImage(layout);
-    const work = await makeTempDir('site-multicast');
-    cleanups.push(() => work.remove());
-    // Offline tag resolution is for members only: the site has a key.
-    const siteKeyFile = `${work.path}/site.key`;
-    await writeNewSiteKey(siteKeyFile);
+    const site = await startSiteWithImage(t, { nodes: 3, reference: REFERENCE, layers: 3, layerSize: 600_000, seed: 'site-multicast' });
+    const { wan, cloud, image, workDir } = site;
 
     const [ns1, ns2, ns3] = wan.nodes;
     assert.ok(ns1 && ns2 && ns3);
     const nodes: SiteEdgePier[] = [];
     const start = async (n: number, ns: typeof ns1): Promise<SiteEdgePier> => {
-      const node = await startSiteEdgePier(ns, { nodeId: `node${n}`, upstream: cloud.url, cacheDir: `${work.path}/cache${n}`, args: NODE_ARGS, siteKeyFile });
+      // Offline tag resolution is for members only: the site has a key.
+      const node = await site.startNode(n, ns, { keyFile: site.siteKey, args: NODE_ARGS });
       nodes.push(node);
-      cleanups.push(() => node.stop());
       return node;
     };
 
     // Node 1 alone: it pulls from the cloud.
     const node1 = await start(1, ns1);
-    const first = await skopeoPullIn(ns1.name, node1.localHost, REFERENCE, `${work.path}/pull1`);
+    const first = await skopeoPullIn(ns1.name, node1.localHost, REFERENCE, `${workDir}/pull1`);
     await verifyPulledDir(first.dir, image);
     const pushLog = cloud.accessLog.filter((record) => record.client.startsWith('127.')).length;
 
@@ -63,8 +44,8 @@ void describe('a site found through mDNS alone', { skip: skip === undefined ? fa
     await waitForMesh(nodes);
 
     const pulls = await Promise.all([
-      skopeoPullIn(ns2.name, node2.localHost, REFERENCE, `${work.path}/pull2`),
-      skopeoPullIn(ns3.name, node3.localHost, REFERENCE, `${work.path}/pull3`),
+      skopeoPullIn(ns2.name, node2.localHost, REFERENCE, `${workDir}/pull2`),
+      skopeoPullIn(ns3.name, node3.localHost, REFERENCE, `${workDir}/pull3`),
     ]);
     for (const pull of pulls) await verifyPulledDir(pull.dir, image);
 

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { MemoryDiscovery } from '../discovery/memory-discovery.js';
 import type { SiteSnapshot } from '../server/site-view.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { startLoopbackRegistry, type LoopbackRegistry } from './support/loopback-registry.js';
 import { startMemorySite } from './support/memory-site.js';
 import { makeTempDir } from './support/temp-dir.js';
 import { waitUntil } from './support/wait-until.js';
@@ -42,9 +42,7 @@ async function pull(url: string, repository: string, tag: string, blobs: readonl
 }
 
 test('the site page shows a rollout as it happens, in a 1280 px window', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: apt-get install -y chromium` }, async (t) => {
-  const upstream = new LoopbackRegistry();
-  await upstream.start();
-  t.after(() => upstream.stop());
+  const upstream = await startLoopbackRegistry(t);
   const site = await startMemorySite({ nodes: 3, upstreamUrl: upstream.url, siteKey: true });
   t.after(() => site.close());
   const [first, second, third] = site.nodes;

@@ -7,14 +7,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { writeNewSiteKey } from '../site/site-key.js';
 import { netnsUnavailableReason } from './support/netns.js';
-import { startCloudRegistry } from './support/site-cloud-registry.js';
-import { EDGEPIER_PEER_PORT, startSiteEdgePier, waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
-import { expectedImage } from './support/site-pull.js';
-import { createWanSite } from './support/site-wan.js';
-import { makeTempDir } from './support/temp-dir.js';
-import { buildImage } from './support/test-image.js';
+import { startSiteWithImage } from './support/site-with-image.js';
+import { EDGEPIER_PEER_PORT, waitForMesh, type SiteEdgePier } from './support/site-edgepier.js';
 
 const skip = netnsUnavailableReason();
 const REFERENCE = 'site/app:v1';
@@ -23,32 +18,12 @@ const MAIN = join(import.meta.dirname, '..', 'cli', 'main.ts');
 
 void describe('edgepier prefetch --site on a keyed site', { skip: skip === undefined ? false : `needs network namespaces: ${skip}` }, () => {
   test('every member holds the image, each blob crossed the WAN once, a non-member is refused', async (t) => {
-    const cleanups: (() => Promise<unknown>)[] = [];
-    t.after(async () => {
-      for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => t.diagnostic(`cleanup: ${String(error)}`));
-    });
-    const wan = await createWanSite({ nodes: 4 });
-    cleanups.push(() => wan.destroy());
-    const cloud = await startCloudRegistry(wan);
-    cleanups.push(() => cloud.stop());
-    const layout = await buildImage({ layers: 3, layerSize: 600_000, seed: 'site-prefetch' });
-    cleanups.push(() => layout.cleanup());
-    await cloud.push(layout, REFERENCE);
-    const image = expectedImage(layout);
-    const work = await makeTempDir('site-prefetch');
-    cleanups.push(() => work.remove());
-    const siteKey = join(work.path, 'site.key');
-    const otherKey = join(work.path, 'other.key');
-    await writeNewSiteKey(siteKey);
-    await writeNewSiteKey(otherKey);
+    const site = await startSiteWithImage(t, { nodes: 4, reference: REFERENCE, layers: 3, layerSize: 600_000, seed: 'site-prefetch' });
+    const { wan, cloud, image, siteKey, otherKey } = site;
 
     const [ns1, ns2, ns3, ns4] = wan.nodes;
     assert.ok(ns1 && ns2 && ns3 && ns4);
-    const start = async (n: number, ns: typeof ns1, keyFile: string): Promise<SiteEdgePier> => {
-      const node = await startSiteEdgePier(ns, { nodeId: `node${n}`, upstream: cloud.url, cacheDir: `${work.path}/cache${n}`, args: NODE_ARGS, siteKeyFile: keyFile });
-      cleanups.push(() => node.stop());
-      return node;
-    };
+    const start = (n: number, ns: typeof ns1, keyFile: string): Promise<SiteEdgePier> => site.startNode(n, ns, { keyFile, args: NODE_ARGS });
     const members = [await start(1, ns1, siteKey), await start(2, ns2, siteKey), await start(3, ns3, siteKey)];
     await start(4, ns4, otherKey);
     await waitForMesh(members);
@@ -57,13 +32,7 @@ void describe('edgepier prefetch --site on a keyed site', { skip: skip === undef
 
     // The node without the key tries to make member 1 prefetch: no TLS handshake, and plain HTTP is 401.
     const logBefore = cloud.accessLog.length;
-    const curl = async (args: string[]): Promise<string> => {
-      try {
-        return await wan.site.exec(ns4.name, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', ...args]);
-      } catch (error) {
-        return `curl failed: ${(error as Error).message.split('\n')[0] ?? ''}`;
-      }
-    };
+    const curl = (args: readonly string[]): Promise<string> => site.curlStatus(ns4, args);
     const prefetchPath = `/edgepier/site/prefetch?image=${encodeURIComponent(REFERENCE)}`;
     assert.equal(await curl(['-X', 'POST', `http://${ns1.address}:${EDGEPIER_PEER_PORT}${prefetchPath}`]), '401', 'plain HTTP to the peer API');
     assert.match(await curl(['-k', '-X', 'POST', `https://${ns1.address}:${EDGEPIER_PEER_PORT}${prefetchPath}`]), /^curl failed|^000$/, 'TLS without the key does not complete');

@@ -16,10 +16,10 @@ import type { SiteSnapshot } from '../server/site-view.js';
 import { renderSiteText } from '../cli/commands/site-status-text.js';
 import { LoopbackRegistry } from './support/loopback-registry.js';
 import { startMemorySite, type MemorySite, type SiteNode } from './support/memory-site.js';
+import { OCI_MANIFEST_TYPE } from './support/oci-media-types.js';
 import { openHttpStream } from '../upstream/open-http-stream.js';
 import { waitUntil } from './support/wait-until.js';
 
-const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
 function addImage(registry: LoopbackRegistry, repository: string, tag: string, layers: Buffer[]): { digest: string; layers: string[] } {
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag }));
@@ -27,7 +27,7 @@ function addImage(registry: LoopbackRegistry, repository: string, tag: string, l
   const layerDigests = layers.map((layer) => registry.addBlob(layer));
   const manifest = registry.addManifest(repository, tag, {
     schemaVersion: 2,
-    mediaType: MANIFEST_TYPE,
+    mediaType: OCI_MANIFEST_TYPE,
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
     layers: layers.map((layer, index) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigests[index], size: layer.length })),
   });
@@ -35,7 +35,7 @@ function addImage(registry: LoopbackRegistry, repository: string, tag: string, l
 }
 
 async function pullImage(url: string, repository: string, tag: string, digests: readonly string[]): Promise<void> {
-  const manifest = await fetch(`${url}/v2/${repository}/manifests/${tag}`, { headers: { accept: MANIFEST_TYPE } });
+  const manifest = await fetch(`${url}/v2/${repository}/manifests/${tag}`, { headers: { accept: OCI_MANIFEST_TYPE } });
   assert.equal(manifest.status, 200);
   await manifest.arrayBuffer();
   for (const digest of digests) {

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
-import { OCI_MANIFEST_TYPE, pushBlob, pushManifest } from './support/oci-push.js';
+import { OCI_MANIFEST_TYPE } from './support/oci-media-types.js';
+import { pushBlob, pushManifest } from './support/oci-push.js';
 import { ReferrersRegistry } from './support/referrers-registry.js';
 import { startRegistry, type RunningRegistry } from './support/registry-process.js';
 

@@ -16,6 +16,7 @@ import { expectedImage, verifyPulledDir } from './support/site-pull.js';
 import { createWanSite } from './support/site-wan.js';
 import { makeTempDir } from './support/temp-dir.js';
 import { buildImage } from './support/test-image.js';
+import { cleanupsAfter } from './support/test-cleanups.js';
 
 const skip = netnsUnavailableReason();
 const LISTENER = join(import.meta.dirname, 'support', 'netns-counting-listener.ts');
@@ -69,31 +70,28 @@ const request = (line: string): string => `${line}\r\nHost: x\r\nConnection: clo
 
 void describe('the transparent proxy between namespaces: allowed clients only, never into the node itself', { skip: skip === undefined ? false : `needs network namespaces: ${skip}` }, () => {
   test('an attacker on the LAN gets 403 for everything; the allowed client pulls, but cannot reach loopback, metadata or own ports', async (t) => {
-    const cleanups: (() => Promise<unknown>)[] = [];
-    t.after(async () => {
-      for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => t.diagnostic(`cleanup: ${String(error)}`));
-    });
+    const defer = cleanupsAfter(t);
     const wan = await createWanSite({ nodes: 4 });
-    cleanups.push(() => wan.destroy());
+    defer(() => wan.destroy());
     const [nodeNs, clientNs, attackerNs, hostNs] = wan.nodes;
     assert.ok(nodeNs && clientNs && attackerNs && hostNs);
     const cloud = await startCloudRegistry(wan);
-    cleanups.push(() => cloud.stop());
+    defer(() => cloud.stop());
     const layout = await buildImage({ layers: 2, layerSize: 300_000, seed: 'transparent-boundary' });
-    cleanups.push(() => layout.cleanup());
+    defer(() => layout.cleanup());
     await cloud.push(layout, REFERENCE);
     const work = await makeTempDir('transparent-boundary');
-    cleanups.push(() => work.remove());
+    defer(() => work.remove());
 
     // What must stay out of reach on the node: a loopback-only service and a metadata address.
     await runCommand('ip', ['-n', nodeNs.name, 'addr', 'add', `${METADATA}/32`, 'dev', 'lo']);
     const loopbackService = await countingListener(nodeNs.name, '127.0.0.1', LOOPBACK_SERVICE_PORT);
-    cleanups.push(() => loopbackService.process.stop());
+    defer(() => loopbackService.process.stop());
     const metadata = await countingListener(nodeNs.name, METADATA, 80);
-    cleanups.push(() => metadata.process.stop());
+    defer(() => metadata.process.stop());
     // An ordinary host on the LAN: allowed clients may tunnel and forward to it.
     const lanHost = await countingListener(hostNs.name, hostNs.address, HOST_PORT);
-    cleanups.push(() => lanHost.process.stop());
+    defer(() => lanHost.process.stop());
 
     const node = await startSiteEdgePier(nodeNs, {
       nodeId: 'boundary-node',
@@ -103,7 +101,7 @@ void describe('the transparent proxy between namespaces: allowed clients only, n
       args: ['--proxy-listen', `${nodeNs.address}:${PROXY_PORT}`],
       clientAllow: `${clientNs.address}/32`,
     });
-    cleanups.push(() => node.stop());
+    defer(() => node.stop());
     await node.process.waitForLine(/"msg":"transparent proxy listening"/, START_DEADLINE_MS);
     const proxy = nodeNs.address;
     const image = expectedImage(layout);

@@ -16,7 +16,7 @@ import { RegistryError } from '../oci/registry-error.js';
 import { ociErrorBody, ociErrorStatus } from '../server/oci-error-response.js';
 import { GotRegistryClient } from '../upstream/got-registry-client.js';
 import { LoopbackRegistry, type RecordedRequest } from './support/loopback-registry.js';
-import { startMirror, type MirrorUnderTest } from './support/mirror-under-test.js';
+import { mirrorOverLoopback } from './support/mirror-over-loopback.js';
 import { readBody } from './support/read-body.js';
 import { waitUntil } from './support/wait-until.js';
 
@@ -53,19 +53,11 @@ function blobGets(registry: LoopbackRegistry, digest: string): RecordedRequest[]
 }
 
 describe('through the mirror: upstream, the only source, breaking off mid-blob', () => {
-  const upstream = new LoopbackRegistry();
   const log = capturedLogger();
-  let mirror: MirrorUnderTest;
+  const fixture = mirrorOverLoopback({ pace: PACE, logger: log.logger });
+  const { upstream } = fixture;
   let logged = 0;
 
-  before(async () => {
-    await upstream.start();
-    mirror = await startMirror({ upstreams: [{ registry: 'upstream.test', url: upstream.url }], pace: PACE, logger: log.logger });
-  });
-  after(async () => {
-    await mirror.close();
-    await upstream.stop();
-  });
   beforeEach(() => {
     logged = log.lines().length;
   });
@@ -75,7 +67,7 @@ describe('through the mirror: upstream, the only source, breaking off mid-blob',
     const blob = randomBytes(MiB);
     const digest = upstream.addBlob(blob);
     upstream.setBehaviour(digest, { kind: 'held', fraction: 0.5, until: NEVER }, 1);
-    const { bytes, complete } = await readBody(await fetch(`${mirror.url}/v2/app/blobs/${digest}`));
+    const { bytes, complete } = await readBody(await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`));
     assert.ok(complete, 'the client got the whole body');
     assert.equal(sha256(bytes), digest, 'correct bytes');
     const gets = blobGets(upstream, digest);
@@ -87,8 +79,8 @@ describe('through the mirror: upstream, the only source, breaking off mid-blob',
     assert.equal(warned?.offset, MiB / 2);
     assert.equal(warned?.redial, 1);
     assert.match(String(warned?.reason), /no byte for \d+ ms/, 'the reason is in the warning');
-    await waitUntil(() => mirror.mirror.activeDownloads === 0, 'the download to settle');
-    assert.ok(await mirror.store.stat(parseDigest(digest)), 'verified and cached');
+    await waitUntil(() => fixture.mirror.mirror.activeDownloads === 0, 'the download to settle');
+    assert.ok(await fixture.mirror.store.stat(parseDigest(digest)), 'verified and cached');
   });
 
   test('trickles under the floor once: resumed on a fresh connection, the pull completes', async () => {
@@ -96,7 +88,7 @@ describe('through the mirror: upstream, the only source, breaking off mid-blob',
     const digest = upstream.addBlob(blob);
     // 2 KiB every 20 ms, about 100 KiB/s: never silent, under the 256 KiB/s floor.
     upstream.setBehaviour(digest, { kind: 'slow', chunk: 2048, intervalMs: 20 }, 1);
-    const { bytes, complete } = await readBody(await fetch(`${mirror.url}/v2/app/blobs/${digest}`));
+    const { bytes, complete } = await readBody(await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`));
     assert.ok(complete);
     assert.equal(sha256(bytes), digest);
     const gets = blobGets(upstream, digest);
@@ -112,12 +104,12 @@ describe('through the mirror: upstream, the only source, breaking off mid-blob',
     // A quarter of what each connection was asked for, then silence.
     upstream.setBehaviour(digest, { kind: 'held', fraction: 0.25, until: NEVER });
     const started = Date.now();
-    const response = await fetch(`${mirror.url}/v2/app/blobs/${digest}`);
+    const response = await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`);
     assert.equal(response.status, 200, 'the size was known, so headers went out with the first bytes');
     const { bytes, complete } = await readBody(response);
     assert.ok(!complete, 'the client connection was cut, not ended as if whole');
     assert.ok(bytes.length < blob.length);
-    await waitUntil(() => mirror.mirror.activeDownloads === 0, 'the download to settle');
+    await waitUntil(() => fixture.mirror.mirror.activeDownloads === 0, 'the download to settle');
     const took = Date.now() - started;
     const gets = blobGets(upstream, digest);
     assert.equal(gets.length, 1 + UPSTREAM_REDIALS, 'bounded: the first connection and two fresh ones');
@@ -133,19 +125,19 @@ describe('through the mirror: upstream, the only source, breaking off mid-blob',
     assert.deepEqual(redials(lines).map((line) => line.redial), [1, 2]);
     const failed = lines.find((line) => line.msg === 'blob download failed; nothing cached');
     assert.match(String(failed?.err), /upstream broke off 3 times .*resumed on a fresh connection 2 times \(the last break: upstream: no byte for/);
-    assert.equal(await mirror.store.stat(parseDigest(digest)), undefined, 'nothing cached');
+    assert.equal(await fixture.mirror.store.stat(parseDigest(digest)), undefined, 'nothing cached');
   });
 
   test('cut mid-body on every connection: the same bound (1 + 2 connections)', async () => {
     const blob = randomBytes(512 * 1024);
     const digest = upstream.addBlob(blob);
     upstream.setBehaviour(digest, { kind: 'truncate', fraction: 0.4 });
-    const { complete } = await readBody(await fetch(`${mirror.url}/v2/app/blobs/${digest}`));
+    const { complete } = await readBody(await fetch(`${fixture.mirror.url}/v2/app/blobs/${digest}`));
     assert.ok(!complete);
-    await waitUntil(() => mirror.mirror.activeDownloads === 0, 'the download to settle');
+    await waitUntil(() => fixture.mirror.mirror.activeDownloads === 0, 'the download to settle');
     assert.equal(blobGets(upstream, digest).length, 1 + UPSTREAM_REDIALS);
     assert.match(String(redials(linesOfThisTest())[0]?.reason), /ECONNRESET|aborted/);
-    assert.equal(await mirror.store.stat(parseDigest(digest)), undefined);
+    assert.equal(await fixture.mirror.store.stat(parseDigest(digest)), undefined);
   });
 });
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { TestContext } from 'node:test';
+import { answeredVersionCheck, answerNotFound, blobAnswerHead } from './registry-answers.js';
+import { LoopbackServer } from './loopback-server.js';
 
 export type BlobBehaviour =
   | { kind: 'normal' }
@@ -37,16 +38,13 @@ export interface RecordedRequest {
  * upstream does (truncate at 40%, hang, lie). Every request is recorded so tests count
  * upstream hits instead of assuming them.
  */
-export class LoopbackRegistry {
+export class LoopbackRegistry extends LoopbackServer {
   readonly requests: RecordedRequest[] = [];
   private readonly blobs = new Map<string, Buffer>();
   private readonly manifests = new Map<string, { body: Buffer; mediaType: string }>();
   private readonly tags = new Map<string, string>();
   /** Per digest (or `repo:tag`), what its next requests get, in order; then they are answered normally. */
   private readonly behaviours = new Map<string, Array<{ behaviour: BlobBehaviour; remaining: number }>>();
-  private readonly sockets = new Set<Socket>();
-  private server: Server | undefined;
-  url = '';
 
   addBlob(bytes: Buffer): string {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -90,35 +88,17 @@ export class LoopbackRegistry {
 
   /** With `tls` it serves HTTPS with that certificate (an upstream whose TLS is under test). */
   async start(port = 0, options: { tls?: { key: string; cert: string } } = {}): Promise<void> {
-    const handler = (request: IncomingMessage, response: ServerResponse): void => this.handle(request, response);
-    this.server = options.tls ? createHttpsServer(options.tls, handler) : createServer(handler);
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
-    this.url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await this.listen({ port, ...options });
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  private handle(request: IncomingMessage, response: ServerResponse): void {
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const range = request.headers.range;
     const remotePort = request.socket.remotePort;
     this.requests.push({ method: request.method ?? 'GET', path, headers: request.headers, ...(range ? { range } : {}), ...(remotePort !== undefined ? { remotePort } : {}) });
-    if (path === '/v2/' || path === '/v2') {
-      response.end('{}');
-      return;
-    }
+    if (answeredVersionCheck(path, response)) return;
     const match = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(path);
-    if (!match) return notFound(response);
+    if (!match) return answerNotFound(response, 'BLOB_UNKNOWN');
     const [, repository = '', kind, reference = ''] = match;
     if (kind === 'manifests') {
       // A tag can be given a status answer too (`setBehaviour('repo:tag', ...)`, e.g. 429).
@@ -130,7 +110,7 @@ export class LoopbackRegistry {
       }
       const digest = reference.includes(':') ? reference : this.tags.get(`${repository}:${reference}`);
       const manifest = digest ? this.manifests.get(digest) : undefined;
-      if (!manifest || !digest) return notFound(response);
+      if (!manifest || !digest) return answerNotFound(response, 'BLOB_UNKNOWN');
       response.writeHead(200, {
         'content-type': manifest.mediaType,
         'content-length': manifest.body.length,
@@ -140,7 +120,7 @@ export class LoopbackRegistry {
       return;
     }
     const blob = this.blobs.get(reference);
-    if (!blob) return notFound(response);
+    if (!blob) return answerNotFound(response, 'BLOB_UNKNOWN');
     this.sendBlob(request, response, reference, blob);
   }
 
@@ -166,16 +146,9 @@ export class LoopbackRegistry {
       this.flood(response, blob, behaviour);
       return;
     }
-    const rangeMatch = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
-    const start = rangeMatch ? Number(rangeMatch[1]) : 0;
     const body = behaviour.kind === 'corrupt' ? Buffer.from(blob.map((byte) => byte ^ 0xff)) : blob;
-    const headers: Record<string, string | number> = {
-      'content-type': 'application/octet-stream',
-      'content-length': body.length - start,
-      'docker-content-digest': digest,
-    };
-    if (rangeMatch) headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
-    response.writeHead(rangeMatch ? 206 : 200, headers);
+    const { status, headers, start } = blobAnswerHead(request.headers, digest, body.length);
+    response.writeHead(status, headers);
     if (request.method === 'HEAD') {
       response.end();
       return;
@@ -241,7 +214,10 @@ export class LoopbackRegistry {
   }
 }
 
-function notFound(response: ServerResponse): void {
-  response.writeHead(404, { 'content-type': 'application/json' });
-  response.end('{"errors":[{"code":"BLOB_UNKNOWN","message":"not here"}]}');
+/** A LoopbackRegistry listening on any free port, which test `t` stops when it ends. */
+export async function startLoopbackRegistry(t: Pick<TestContext, 'after'>): Promise<LoopbackRegistry> {
+  const registry = new LoopbackRegistry();
+  await registry.start();
+  t.after(() => registry.stop());
+  return registry;
 }

@@ -1,11 +1,8 @@
 // Pushes blobs and manifests with plain HTTP, the way an OCI client that attaches artifacts
 // (signatures, SBOMs) to an image does: monolithic blob upload (POST then PUT ?digest=), then
 // PUT of the manifest by tag or by digest. Enough for distribution 2.8 without auth.
+import { OCI_EMPTY_TYPE, OCI_INDEX_TYPE, OCI_MANIFEST_TYPE } from './oci-media-types.js';
 import { sha256Digest } from './sha256.js';
-
-export const OCI_MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX_TYPE = 'application/vnd.oci.image.index.v1+json';
-export const OCI_EMPTY_TYPE = 'application/vnd.oci.empty.v1+json';
 
 export interface PushedDescriptor {
   readonly mediaType: string;

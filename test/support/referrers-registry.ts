@@ -2,8 +2,8 @@
 // (listing manifests by their `subject`, with the artifactType filter) and a tag list that
 // honours `n` and `last` with a Link header. Pushes are accepted so tests can attach
 // artifacts with the helpers of oci-push.ts. Every request is recorded, to count hits.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackServer } from './loopback-server.js';
 import { sha256Digest } from './sha256.js';
 
 interface StoredManifest {
@@ -11,44 +11,28 @@ interface StoredManifest {
   readonly mediaType: string;
 }
 
-export class ReferrersRegistry {
+export class ReferrersRegistry extends LoopbackServer {
   readonly requests: Array<{ method: string; path: string; query: string }> = [];
   private readonly blobs = new Map<string, Buffer>();
   private readonly manifests = new Map<string, StoredManifest>();
   private readonly tags = new Map<string, string>();
   private readonly uploads = new Map<string, Buffer[]>();
-  private readonly sockets = new Set<Socket>();
-  private server: Server | undefined;
-  url = '';
 
   count(filter: (request: { method: string; path: string; query: string }) => boolean): number {
     return this.requests.filter(filter).length;
   }
 
   async start(): Promise<void> {
-    const server = createServer((request, response) => {
-      this.handle(request, response).catch((error: unknown) => {
-        response.destroy(error instanceof Error ? error : new Error(String(error)));
-      });
-    });
-    this.server = server;
-    server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await this.listen();
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  protected handle(request: IncomingMessage, response: ServerResponse): void {
+    this.answer(request, response).catch((error: unknown) => {
+      response.destroy(error instanceof Error ? error : new Error(String(error)));
+    });
   }
 
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  private async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://registry');
     const method = request.method ?? 'GET';
     this.requests.push({ method, path: url.pathname, query: url.search });

@@ -8,10 +8,10 @@ import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { RegistryError } from '../../oci/registry-error.js';
 import type { RegistryClient } from '../../upstream/registry-client.js';
+import { OCI_MANIFEST_TYPE } from './oci-media-types.js';
 import { pushArtifact, pushBlob, pushManifest } from './oci-push.js';
 import { sha256Digest } from './sha256.js';
 
-const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 const LAYER_TYPE = 'application/vnd.oci.image.layer.v1.tar';
 
 /** A registry the suite can publish to, and a client of it under test. */
@@ -90,12 +90,12 @@ export function registryClientContract(name: string, start: () => Promise<Regist
       const manifest = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
-          mediaType: MANIFEST_TYPE,
+          mediaType: OCI_MANIFEST_TYPE,
           config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256Digest(config), size: config.length },
           layers: [{ mediaType: LAYER_TYPE, digest: sha256Digest(layer), size: layer.length }],
         }),
       );
-      await registry.putManifest(repository, 'v1', manifest, MANIFEST_TYPE);
+      await registry.putManifest(repository, 'v1', manifest, OCI_MANIFEST_TYPE);
       image = { repository, tag: 'v1', manifest, manifestDigest: sha256Digest(manifest), layer, layerDigest: sha256Digest(layer) };
     });
     after(() => registry.stop());
@@ -103,7 +103,7 @@ export function registryClientContract(name: string, start: () => Promise<Regist
     it('GET of a manifest by tag returns its exact bytes, media type, size and digest', async () => {
       const manifest = await registry.client.fetchManifest(image.repository, image.tag, { method: 'GET' });
       assert.ok(manifest.body?.equals(image.manifest), 'the bytes as pushed');
-      assert.equal(manifest.mediaType, MANIFEST_TYPE);
+      assert.equal(manifest.mediaType, OCI_MANIFEST_TYPE);
       assert.equal(manifest.size, image.manifest.length);
       assert.equal(manifest.reportedDigest, image.manifestDigest);
     });
@@ -112,7 +112,7 @@ export function registryClientContract(name: string, start: () => Promise<Regist
       const manifest = await registry.client.fetchManifest(image.repository, image.manifestDigest, { method: 'HEAD' });
       assert.equal(manifest.body, undefined);
       assert.equal(manifest.size, image.manifest.length);
-      assert.equal(manifest.mediaType, MANIFEST_TYPE);
+      assert.equal(manifest.mediaType, OCI_MANIFEST_TYPE);
     });
 
     it('an unknown tag is MANIFEST_UNKNOWN', async () => {
@@ -152,7 +152,7 @@ export function registryClientContract(name: string, start: () => Promise<Regist
     });
 
     it('referrers: the index of manifests whose subject is the image where the API exists, undefined (not an error) where it does not', async () => {
-        const subject = { mediaType: MANIFEST_TYPE, digest: image.manifestDigest, size: image.manifest.length };
+        const subject = { mediaType: OCI_MANIFEST_TYPE, digest: image.manifestDigest, size: image.manifest.length };
         if (registry.referrers === 'none') {
           assert.equal(await registry.client.fetchReferrers(image.repository, subject.digest, {}), undefined);
           return;

@@ -4,17 +4,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OCI_CONFIG_TYPE, OCI_INDEX_TYPE, OCI_LAYER_GZIP_TYPE, OCI_MANIFEST_TYPE } from './oci-media-types.js';
 import { RegistryHttpClient, type RegistryEndpoint } from './registry-http-client.js';
 import { runCommand } from './run-command.js';
 import { sha256Digest } from './sha256.js';
 import { buildLayer } from './tar-layer.js';
 
 export type Platform = 'linux/amd64' | 'linux/arm64';
-
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 
 export interface BuildImageOptions {
   readonly layers: number;
@@ -33,10 +29,8 @@ export interface Descriptor {
   readonly size: number;
 }
 
-export interface ImageLayout {
-  /** The OCI layout directory (`oci:<dir>:<refName>`). */
-  readonly dir: string;
-  readonly refName: string;
+/** What an image is made of, whether still a layout on disk or pushed to a registry. */
+export interface ImageContent {
   /** Digest of the index (multi-platform) or of the manifest. */
   readonly topDigest: string;
   readonly topMediaType: string;
@@ -50,23 +44,23 @@ export interface ImageLayout {
   readonly platformLayers: ReadonlyMap<Platform, readonly string[]>;
   /** Sum of the sizes of all manifests and blobs. */
   readonly totalBytes: number;
+}
+
+export interface ImageLayout extends ImageContent {
+  /** The OCI layout directory (`oci:<dir>:<refName>`). */
+  readonly dir: string;
+  readonly refName: string;
   /** Deletes the layout directory. */
   cleanup(): Promise<void>;
 }
 
-export interface PushedImage {
+export interface PushedImage extends ImageContent {
   readonly repository: string;
   readonly tag: string;
   /** `HOST/repository:tag` as pushed. */
   readonly reference: string;
   /** Digest of the bytes the registry serves for the tag (verified equal to the layout's). */
   readonly topDigest: string;
-  readonly topMediaType: string;
-  readonly manifests: ReadonlyMap<string, Buffer>;
-  readonly blobs: ReadonlyMap<string, Buffer>;
-  readonly platformManifests: ReadonlyMap<Platform, string>;
-  readonly platformLayers: ReadonlyMap<Platform, readonly string[]>;
-  readonly totalBytes: number;
 }
 
 /** Where to push: a RunningRegistry, or a proxy in front of one with its credentials. */
@@ -106,7 +100,7 @@ export async function buildImage(options: BuildImageOptions): Promise<ImageLayou
       const digest = sha256Digest(layer.gzip);
       blobs.set(digest, layer.gzip);
       diffIds.push(sha256Digest(layer.tar));
-      layerDescriptors.push({ mediaType: OCI_LAYER_GZIP, digest, size: layer.gzip.length });
+      layerDescriptors.push({ mediaType: OCI_LAYER_GZIP_TYPE, digest, size: layer.gzip.length });
     }
     const config = json({
       architecture,
@@ -119,24 +113,24 @@ export async function buildImage(options: BuildImageOptions): Promise<ImageLayou
     blobs.set(configDigest, config);
     const manifest = json({
       schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.length },
+      mediaType: OCI_MANIFEST_TYPE,
+      config: { mediaType: OCI_CONFIG_TYPE, digest: configDigest, size: config.length },
       layers: layerDescriptors,
     });
     const manifestDigest = sha256Digest(manifest);
     manifests.set(manifestDigest, manifest);
     platformManifests.set(platform, manifestDigest);
     platformLayers.set(platform, layerDescriptors.map((d) => d.digest));
-    imageDescriptors.push({ mediaType: OCI_MANIFEST, digest: manifestDigest, size: manifest.length, platform: { architecture, os } });
+    imageDescriptors.push({ mediaType: OCI_MANIFEST_TYPE, digest: manifestDigest, size: manifest.length, platform: { architecture, os } });
   }
 
   let top: Descriptor;
   const only = imageDescriptors[0];
   if (options.platforms === undefined && only !== undefined) {
-    top = { mediaType: OCI_MANIFEST, digest: only.digest, size: only.size };
+    top = { mediaType: OCI_MANIFEST_TYPE, digest: only.digest, size: only.size };
   } else {
-    const index = json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: imageDescriptors });
-    top = { mediaType: OCI_INDEX, digest: sha256Digest(index), size: index.length };
+    const index = json({ schemaVersion: 2, mediaType: OCI_INDEX_TYPE, manifests: imageDescriptors });
+    top = { mediaType: OCI_INDEX_TYPE, digest: sha256Digest(index), size: index.length };
     manifests.set(top.digest, index);
   }
 
@@ -152,7 +146,7 @@ export async function buildImage(options: BuildImageOptions): Promise<ImageLayou
     join(dir, 'index.json'),
     JSON.stringify({
       schemaVersion: 2,
-      mediaType: OCI_INDEX,
+      mediaType: OCI_INDEX_TYPE,
       manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': refName } }],
     }),
   );
