@@ -59,19 +59,20 @@ const FIVE = (nodes: number): string => `K=${nodes}, 5 × 40 MB, LAN 1 Gbit/s (r
 const run = (name: string, params: RolloutParams, layout: Layout, ratio: number | undefined, source: string): MeasuredRun => ({ name, layout, ratio, source, model: modelRollout(params, layout) });
 // The runs of 2026-12-01 (`## Rollout: swarm`, load 23–54, both cores saturated in every
 // scenario, owner-only itself at 4.8x) are left out: the machine, not the links, set their pace.
-const QUIET = '`## Rollout: swarm on a quiet machine`, 2026-12-02, load 0.7–5, CPU 85 % busy';
+const QUIET = '`## Rollout: swarm on a quiet machine`, 2026-12-02 03:38, load 1–4';
 // The same site with every rate a fifth (WAN 10 Mbit/s, LAN 20 Mbit/s, a 20 MiB layer): the same
 // ratios on paper, a fifth of the CPU per second, so the machine's two cores stop being the limit.
 const slowLinks: RolloutParams = { ...oneBigLayer, layerBytes: [20 * 2 ** 20], wanBitsPerSecond: 10e6, lanBitsPerSecond: 20e6 };
 const K8_SLOW = 'K=8, 1 × 20 MiB, LAN 20 Mbit/s, WAN 10 Mbit/s + 20 ms';
-const SLOW = '`## Rollout: swarm over slow links`, 2026-12-02, load 7–11';
+const FIVE_QUIET = '`## Rollout: swarm, five layers on a quiet machine`, 2026-12-02';
+const SLOW = '`## Rollout: swarm over slow links`, 2026-12-02, load 2–4';
 const measured: MeasuredRun[] = [
   run(K8_BIG, oneBigLayer, OWNER_ONLY, 3.41, 'issue 16 (62 s vs 18 s)'),
-  run(K8_BIG, oneBigLayer, OWNER_ONLY, 3.4, QUIET),
-  run(K8_BIG, oneBigLayer, { kind: 'edgepier', fanOut: 1 }, 1.32, QUIET),
-  run(K8_SLOW, slowLinks, OWNER_ONLY, 3.52, SLOW),
-  run(K8_SLOW, slowLinks, { kind: 'edgepier', fanOut: 1 }, 1.08, SLOW),
-  run(K8_SLOW, slowLinks, { kind: 'edgepier', fanOut: 2 }, 1.09, SLOW),
+  run(K8_BIG, oneBigLayer, OWNER_ONLY, 3.47, QUIET),
+  run(K8_BIG, oneBigLayer, { kind: 'edgepier', fanOut: 1 }, 1.05, QUIET),
+  run(K8_SLOW, slowLinks, OWNER_ONLY, 3.49, SLOW),
+  run(K8_SLOW, slowLinks, { kind: 'edgepier', fanOut: 1 }, 1.04, SLOW),
+  run(K8_SLOW, slowLinks, { kind: 'edgepier', fanOut: 2 }, 1.05, SLOW),
   // The rollout table's K nodes pulling straight from the cloud hold the WAN side of the model.
   ...[
     { nodes: 2, direct: 1.96, ownerOnly: 1.04 },
@@ -80,6 +81,14 @@ const measured: MeasuredRun[] = [
   ].flatMap(({ nodes, direct, ownerOnly }) => [
     run(FIVE(nodes), { ...fiveLayers, nodes }, DIRECT, direct, ROLLOUT_TABLE),
     run(FIVE(nodes), { ...fiveLayers, nodes }, OWNER_ONLY, ownerOnly, ROLLOUT_TABLE),
+  ]),
+  ...[
+    { nodes: 2, chain: 1.03, ownerOnly: 1.04 },
+    { nodes: 4, chain: 1.03, ownerOnly: 1.04 },
+    { nodes: 8, chain: 1.07, ownerOnly: 1.07 },
+  ].flatMap(({ nodes, chain, ownerOnly }) => [
+    run(FIVE(nodes), { ...fiveLayers, nodes }, { kind: 'edgepier', fanOut: 1 }, chain, FIVE_QUIET),
+    run(FIVE(nodes), { ...fiveLayers, nodes }, OWNER_ONLY, ownerOnly, FIVE_QUIET),
   ]),
 ];
 
