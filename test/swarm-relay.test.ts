@@ -17,7 +17,7 @@ import { rankByRendezvous } from '../peer/rendezvous.js';
 import { SitePeers } from '../peer/site-peers.js';
 import { swarmPlace } from '../peer/swarm-tree.js';
 import { startFakePeer } from './support/fake-peer.js';
-import { LoopbackRegistry } from './support/loopback-registry.js';
+import { LoopbackRegistry, startLoopbackRegistry } from './support/loopback-registry.js';
 import { startMemorySite, type MemorySite, type SiteNode } from './support/memory-site.js';
 import { readBody } from './support/read-body.js';
 import { waitUntil } from './support/wait-until.js';
@@ -251,9 +251,8 @@ describe('redirect mode fetches a layer once', () => {
 });
 
 describe('an owner back from a restart follows the member that took over', () => {
-  test('a node ranked above may follow a download fed by upstream, and the WAN is crossed once', async () => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
+  test('a node ranked above may follow a download fed by upstream, and the WAN is crossed once', async (t) => {
+    const upstream = await startLoopbackRegistry(t);
     const site = await startMemorySite({ nodes: 1, upstreamUrl: upstream.url });
     const blob = randomBytes(1024 * 1024);
     const digest = upstream.addBlob(blob);
@@ -275,13 +274,11 @@ describe('an owner back from a restart follows the member that took over', () =>
     } finally {
       await fake.close();
       await site.close();
-      await upstream.stop();
     }
   });
 
-  test('a node ranked above may not follow a download fed by the site: that could be itself, a loop', async () => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
+  test('a node ranked above may not follow a download fed by the site: that could be itself, a loop', async (t) => {
+    const upstream = await startLoopbackRegistry(t);
     const site = await startMemorySite({ nodes: 2, upstreamUrl: upstream.url, args: ['--swarm-fan-out', '1'] });
     try {
       const blob = randomBytes(1024 * 1024);
@@ -312,15 +309,13 @@ describe('an owner back from a restart follows the member that took over', () =>
       assert.equal(upstream.blobGets(digest), 1);
     } finally {
       await site.close();
-      await upstream.stop();
     }
   });
 });
 
 describe('redirect mode never hands a runtime to a parent that is gone', () => {
-  test('a parent that refuses connections is skipped and avoided; a live one gets the runtime', async () => {
-    const upstream = new LoopbackRegistry();
-    await upstream.start();
+  test('a parent that refuses connections is skipped and avoided; a live one gets the runtime', async (t) => {
+    const upstream = await startLoopbackRegistry(t);
     const site = await startMemorySite({ nodes: 1, upstreamUrl: upstream.url, args: ['--peer-mode', 'redirect'] });
     const blob = randomBytes(64 * 1024);
     const digest = upstream.addBlob(blob);
@@ -352,7 +347,6 @@ describe('redirect mode never hands a runtime to a parent that is gone', () => {
     } finally {
       await live.close();
       await site.close();
-      await upstream.stop();
     }
   });
 });
