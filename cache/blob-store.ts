@@ -12,6 +12,17 @@ export interface StoredBlob {
   readonly mtimeMs?: number;
 }
 
+/** How a read stream may treat the chunks it emits. */
+export interface BlobReadOptions {
+  /**
+   * True when every chunk the stream has emitted so far has left the process (its one consumer
+   * wrote each out and holds none of them, e.g. a socket whose writableLength is 0). The stream
+   * may then read its next chunk into the memory of the last one instead of a fresh buffer.
+   * Only a consumer that writes chunks out, never one that keeps them, may pass it.
+   */
+  readonly consumed?: () => boolean;
+}
+
 /**
  * A content-addressed store. Nothing reaches it except through a `BlobWriter` whose bytes
  * hashed to the digest, so whatever `stat` finds is verified content.
@@ -19,7 +30,7 @@ export interface StoredBlob {
 export interface BlobStore {
   stat(digest: Digest): Promise<StoredBlob | undefined>;
   /** Rejects with code `ENOENT` when the blob is not (or no longer) stored. */
-  createReadStream(digest: Digest, range?: ByteRange): Promise<Readable>;
+  createReadStream(digest: Digest, range?: ByteRange, options?: BlobReadOptions): Promise<Readable>;
   /** Starts a spool for `digest`. Bytes can be read back while it grows (cut-through). */
   createWriter(digest: Digest, options?: { mediaType?: string }): Promise<BlobWriter>;
   remove(digest: Digest): Promise<void>;

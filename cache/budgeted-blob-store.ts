@@ -4,13 +4,14 @@ import type { ByteRange } from '../oci/byte-range.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/registry-error.js';
 import { BlobInventory, type InventoryEntry } from './blob-inventory.js';
-import { CodedError, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
+import { CodedError, type BlobReadOptions, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
 import type { CacheBudget } from './cache-budget.js';
 import type { EvictionReport } from './lru-eviction-pass.js';
 import { isDiskFull } from './disk-full.js';
 import { DiskFullWriter } from './disk-full-writer.js';
 import { EvictionScheduler } from './eviction-scheduler.js';
 import { reconcileInventory } from './inventory-reconciliation.js';
+import type { HoldBackVerifier } from './hold-back-verifier.js';
 import { ServeVerification } from './serve-verification.js';
 import { TrackedWriter } from './tracked-writer.js';
 import { UseCounts } from './use-counts.js';
@@ -145,7 +146,7 @@ export class BudgetedBlobStore implements BlobStore {
     return stored;
   }
 
-  async createReadStream(digest: Digest, range?: ByteRange): Promise<Readable> {
+  async createReadStream(digest: Digest, range?: ByteRange, options: BlobReadOptions = {}): Promise<Readable> {
     await this.load();
     if (this.removing.has(digest.value)) throw new CodedError('ENOENT', `${digest.value} is being removed`);
     this.inUse.acquire(digest.value);
@@ -168,8 +169,17 @@ export class BudgetedBlobStore implements BlobStore {
           await verification.checkBehindRange(digest);
         }
       }
-      stream = await this.options.inner.createReadStream(digest, range);
-      if (verification && whole) stream = verification.verifying(digest, stream, entry?.size);
+      if (verification && whole) {
+        // The verifier sits between the file and the consumer: a chunk is consumed once the
+        // verifier has passed it on (not held it back) and the consumer has written it out.
+        const downstream: { verifier?: HoldBackVerifier } = {};
+        const outer = options.consumed;
+        const consumed = outer && (() => downstream.verifier?.holdsNoChunk === true && outer());
+        const file = await this.options.inner.createReadStream(digest, range, consumed ? { consumed } : {});
+        stream = downstream.verifier = verification.verifying(digest, file, entry?.size);
+      } else {
+        stream = await this.options.inner.createReadStream(digest, range, options);
+      }
     } catch (error) {
       this.inUse.release(digest.value);
       throw error;

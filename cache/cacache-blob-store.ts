@@ -10,7 +10,7 @@ import cacache from 'cacache';
 import contentPath from 'cacache/lib/content/path.js';
 import type { ByteRange } from '../oci/byte-range.js';
 import { parseDigest, toIntegrity, type Digest } from '../oci/digest.js';
-import { CodedError, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
+import { CodedError, type BlobReadOptions, type BlobStore, type BlobWriter, type StoredBlob } from './blob-store.js';
 import { DigestVerifier } from './digest-verifier.js';
 import { FileRangeReader } from './file-range-reader.js';
 import { ReadBudget } from './read-budget.js';
@@ -63,7 +63,7 @@ export class CacacheBlobStore implements BlobStore {
     }
   }
 
-  async createReadStream(digest: Digest, range?: ByteRange): Promise<Readable> {
+  async createReadStream(digest: Digest, range?: ByteRange, options: BlobReadOptions = {}): Promise<Readable> {
     // The content path follows from the digest, so serving skips the index: callers stat()
     // first, and content only ever appears at its path once verified (see SpoolWriter.commit).
     const path = contentPath(this.directory, toIntegrity(digest));
@@ -84,7 +84,7 @@ export class CacacheBlobStore implements BlobStore {
     // stream also reads ahead a full buffer whatever the client takes). Reads grow to
     // READ_CHUNK_BYTES (or its share of the read budget, with many readers) once the client
     // has shown it keeps up (see FileRangeReader).
-    return new FileRangeReader(handle, start, end, READ_CHUNK_BYTES, this.readBudget);
+    return new FileRangeReader(handle, start, end, READ_CHUNK_BYTES, this.readBudget, options.consumed);
   }
 
   async createWriter(digest: Digest, options: { mediaType?: string } = {}): Promise<BlobWriter> {

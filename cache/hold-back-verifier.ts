@@ -39,6 +39,11 @@ export class HoldBackVerifier extends Readable {
     this.pull();
   }
 
+  /** No chunk of the source is held here: none held back, none waiting in this stream's buffer. */
+  get holdsNoChunk(): boolean {
+    return this.held === undefined && this.readableLength === 0;
+  }
+
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.source.destroy();
     callback(error);

@@ -82,7 +82,7 @@ export class ServeVerification {
    * Wraps a whole-blob read so it errors (and the blob is dropped) instead of ending on bad
    * bytes. `expectedBytes` (the stored size, when known) lets it hold back only the final chunk.
    */
-  verifying(digest: Digest, stream: Readable, expectedBytes?: number): Readable {
+  verifying(digest: Digest, stream: Readable, expectedBytes?: number): HoldBackVerifier {
     return new HoldBackVerifier(stream, digest, expectedBytes, (ok) => {
       if (!ok) return this.options.onCorrupt(digest, new Error('hash mismatch while serving'));
       if (!this.verified.has(digest.value)) {

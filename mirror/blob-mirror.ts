@@ -150,7 +150,7 @@ export class BlobMirror {
       digest: digest.value,
       size,
       source: 'cache',
-      open: (range) => this.options.store.createReadStream(digest, range),
+      open: (range, readOptions) => this.options.store.createReadStream(digest, range, readOptions),
     };
   }
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ByteRange } from '../oci/byte-range.js';
+import type { BlobReadOptions } from '../cache/blob-store.js';
 
 /** Where a response's bytes came from; also the X-EdgePier-Source header. */
 export type ContentSource = 'cache' | 'inflight' | 'peer' | 'upstream';
@@ -9,7 +10,7 @@ export interface BlobHandle {
   readonly size: number;
   readonly source: ContentSource;
   /** Opens the bytes (a range of them): from the cache file, or following a download. */
-  open(range?: ByteRange): Promise<Readable>;
+  open(range?: ByteRange, options?: BlobReadOptions): Promise<Readable>;
 }
 
 /** A blob answer in redirect mode: send the client to a peer instead of serving. */

@@ -125,8 +125,10 @@ async function serveBlob(
   const handle = answer;
   ctx.state.facts.source = handle.source;
   const range = resolveRange(ctx.get('range') || undefined, handle.size);
-  const stream = await handle.open(range);
   const response = ctx.res;
+  // The response is the stream's one consumer and writes every chunk out: once nothing is
+  // queued on it, the store may read the next chunk into the last one's memory.
+  const stream = await handle.open(range, { consumed: () => response.writableLength === 0 });
   // Streamed by hand, not through koa: after the headers are out, a failure can only be
   // reported by cutting the connection, and pipeline does exactly that (koa would leave
   // the client waiting for bytes that never come).
