@@ -7,7 +7,7 @@
 // Each scenario runs in a fresh EdgePier process (so VmHWM is that scenario's own peak),
 // loopback only; every client has a deadline and every process is stopped by its pid.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -16,13 +16,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CacacheBlobStore } from '../cache/cacache-blob-store.js';
+import { MALLOC_ENVIRONMENT } from '../cache/read-buffer-mapping.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
-import { getFreePort, startProcess, waitForHttp, type RunningProcess } from '../test/support/child-process.js';
 import { runCommand } from '../test/support/run-command.js';
 import { table, writeBenchmarkSection } from './benchmarks-file.js';
 import { positiveIntegerFlag } from './positive-flag.js';
 import { readProcessGauges, type ProcessGauges } from './process-gauges.js';
 import { mib } from './serve-report.js';
+import { startServeProcess, type ServeProcess } from './serve-process.js';
 import { readProcessMemory, RssSampler } from './serve-rss.js';
 import { percentile, SocketLifetimeTracker, type SocketLifetimes } from './server-sockets.js';
 
@@ -45,6 +46,8 @@ const { values: flags } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     /** Only scenario 1 (scenario 2 takes many minutes on a busy machine). */
     'skip-readers': { type: 'boolean', default: false },
+    /** Only scenario 2. */
+    'skip-stalled': { type: 'boolean', default: false },
   },
 });
 const CLIENTS = positive('clients');
@@ -55,6 +58,7 @@ const WINDOW_MS = positive('window-s') * 1000;
 /** The cap is raised past the crowd so that every client of scenario 1 is a stalled one. */
 const LIMIT_FLAGS = ['--send-timeout', `${SEND_TIMEOUT_S}s`, '--max-connections', String(CLIENTS + 100)];
 const SETTLE_MS = positive('settle-s') * 1000;
+const DEPLOYED_ENV = { ...process.env, ...MALLOC_ENVIRONMENT };
 
 function positive(name: keyof typeof flags): number {
   return positiveIntegerFlag(name, flags[name]);
@@ -65,6 +69,8 @@ interface Tree {
   readonly root: string;
   /** Flags only this tree knows. */
   readonly extraFlags: readonly string[];
+  /** How that tree's node was deployed: the deploy files' glibc settings from the tree that has them on. */
+  readonly env: NodeJS.ProcessEnv;
 }
 
 /** What this bench compares of the server: resident memory and open fds. */
@@ -99,21 +105,15 @@ async function build(root: string): Promise<void> {
   await runCommand(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.build.json')], { timeoutMs: 300_000, cwd: root });
 }
 
-async function startEdgePier(tree: Tree, cacheDir: string): Promise<{ url: string; port: number; process: RunningProcess }> {
-  const port = await getFreePort();
-  const child = startProcess(
-    process.execPath,
-    [join(tree.root, 'dist', 'cli', 'main.js'), 'serve', '--listen', `127.0.0.1:${port}`, '--peer-listen', '127.0.0.1:0', '--cache-dir', cacheDir, '--upstream', 'http://127.0.0.1:9', '--no-mdns', '--log-level', 'warn', ...tree.extraFlags],
-    { name: `edgepier (${tree.label})` },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForHttp(`${url}/v2/`, { process: child, deadlineMs: 60_000 });
-  } catch (error) {
-    await child.stop();
-    throw error;
-  }
-  return { url, port, process: child };
+function startEdgePier(tree: Tree, cacheDir: string): Promise<ServeProcess> {
+  return startServeProcess({
+    entry: [join(tree.root, 'dist', 'cli', 'main.js')],
+    cacheDir,
+    upstream: 'http://127.0.0.1:9',
+    args: ['--log-level', 'warn', ...tree.extraFlags],
+    name: `edgepier (${tree.label})`,
+    env: tree.env,
+  });
 }
 
 async function cacheBlob(cacheDir: string): Promise<Digest> {
@@ -269,10 +269,12 @@ async function main(): Promise<void> {
     if (!existsSync(join(before, 'tsconfig.build.json'))) throw new Error(`${before} is not an EdgePier worktree`);
     // A before tree that has the send timeout and the cap gets the same flags (it is then the
     // same limits, measured on older code); one from before them gets none.
-    const knowsLimits = readFileSync(join(before, 'config', 'settings.ts'), 'utf8').includes("'--send-timeout'");
-    trees.push({ label: 'before', root: before, extraFlags: knowsLimits ? LIMIT_FLAGS : [] });
+    const configDir = join(before, 'config');
+    const knowsLimits = readdirSync(configDir).some((file) => file.endsWith('.ts') && readFileSync(join(configDir, file), 'utf8').includes("'--send-timeout'"));
+    const knowsMapping = existsSync(join(before, 'cache', 'read-buffer-mapping.ts'));
+    trees.push({ label: 'before', root: before, extraFlags: knowsLimits ? LIMIT_FLAGS : [], env: knowsMapping ? DEPLOYED_ENV : process.env });
   }
-  trees.push({ label: 'after', root: ROOT, extraFlags: LIMIT_FLAGS });
+  trees.push({ label: 'after', root: ROOT, extraFlags: LIMIT_FLAGS, env: DEPLOYED_ENV });
   for (const tree of trees) await build(tree.root);
   const workDir = await mkdtemp(join(tmpdir(), 'edgepier-bench-hostile-'));
   try {
@@ -280,7 +282,7 @@ async function main(): Promise<void> {
     const digest = await cacheBlob(cacheDir);
     const stalled = new Map<string, StalledResult>();
     const readers = new Map<string, ReadersResult>();
-    for (const tree of trees) {
+    for (const tree of flags['skip-stalled'] ? [] : trees) {
       stalled.set(tree.label, await stalledScenario(tree, cacheDir, digest));
       console.error(tree.label, 'stalled', JSON.stringify(stalled.get(tree.label)));
     }
@@ -288,11 +290,11 @@ async function main(): Promise<void> {
       readers.set(tree.label, await readersScenario(tree, cacheDir, digest));
       console.error(tree.label, 'readers', JSON.stringify(readers.get(tree.label)));
     }
-    const stalledRows = trees.map((tree) => {
+    const stalledRows = trees.flatMap((tree) => {
       const r = stalled.get(tree.label);
-      if (!r) throw new Error('missing result');
+      if (!r) return [];
       const delta = r.peak.rss - r.idle.rss;
-      return [
+      return [[
         tree.label,
         mb(r.idle.rss),
         `${mb(r.peak.rss)} (+${mb(delta)})${tree.label === 'after' ? (delta < STALLED_RSS_TARGET ? ' ✓' : ' ✗') : ''}`,
@@ -300,7 +302,7 @@ async function main(): Promise<void> {
         r.cutMs === undefined ? `not cut: ${r.stillOpen} fds held after ${WINDOW_MS / 1000} s` : `${(r.cutMs / 1000).toFixed(1)} s`,
         lifetimeCell(r.lifetimes),
         afterCell(r.after, r.split),
-      ];
+      ]];
     });
     const readerRows = trees.flatMap((tree) => {
       const r = readers.get(tree.label);
@@ -315,17 +317,21 @@ async function main(): Promise<void> {
         afterCell(r.after, r.split),
       ]];
     });
-    const command = `npm run bench:hostile-clients -- --before ${flags.before ?? '<none>'} --clients ${CLIENTS} --readers ${READERS} --blob-mib ${BLOB_BYTES / MiB} --send-timeout-s ${SEND_TIMEOUT_S} --window-s ${WINDOW_MS / 1000} --settle-s ${SETTLE_MS / 1000}${flags['skip-readers'] ? ' --skip-readers' : ''}`;
+    const command = `npm run bench:hostile-clients -- --before ${flags.before ?? '<none>'} --clients ${CLIENTS} --readers ${READERS} --blob-mib ${BLOB_BYTES / MiB} --send-timeout-s ${SEND_TIMEOUT_S} --window-s ${WINDOW_MS / 1000} --settle-s ${SETTLE_MS / 1000}${flags['skip-readers'] ? ' --skip-readers' : ''}${flags['skip-stalled'] ? ' --skip-stalled' : ''}`;
     const body = [
-      `Command: \`${command}\` (built CLI of each tree; before = the \`--before\` worktree, after = this tree, both run with \`${LIMIT_FLAGS.join(' ')}\` when the before tree knows those flags). Loopback, one cached ${BLOB_BYTES / MiB} MiB blob, a fresh EdgePier process per scenario, ${new Date().toISOString().slice(0, 10)}.`,
-      '',
-      `### ${CLIENTS} clients that send a blob GET and never read`,
-      '',
-      `Target (after): peak RSS under idle + ${mb(STALLED_RSS_TARGET)}, every client cut within the send timeout (the sweep adds up to 1 s). "Cut" is from the last client connected until the server's fds are back to idle + 5.`,
-      '',
-      `"Connection lifetime" is the server's own view (socket inodes in its /proc fd table, polled every 200 ms): accept to close. A client's connect() returns once the kernel has finished the handshake, which can be long before the server accepts when its accept queue is full or it is starved of CPU, so "cut after" (client clock) overstates it. "After" is read ${SETTLE_MS / 1000} s after the server's fds were back to idle.`,
-      '',
-      table(['tree', 'idle RSS', 'peak RSS', 'peak fds', 'cut after (from the last connect)', 'connection lifetime (server side)', 'after the crowd left'], stalledRows),
+      `Command: \`${command}\` (built CLI of each tree; before = the \`--before\` worktree, after = this tree, both run with \`${LIMIT_FLAGS.join(' ')}\` when the before tree knows those flags, and with the environment its deploy files set: \`${Object.entries(MALLOC_ENVIRONMENT).map(([name, value]) => `${name}=${value}`).join(' ')}\` from the tree that sets it on). Loopback, one cached ${BLOB_BYTES / MiB} MiB blob, a fresh EdgePier process per scenario, ${new Date().toISOString().slice(0, 10)}.`,
+      ...(stalledRows.length === 0
+        ? []
+        : [
+            '',
+            `### ${CLIENTS} clients that send a blob GET and never read`,
+            '',
+            `Target (after): peak RSS under idle + ${mb(STALLED_RSS_TARGET)}, every client cut within the send timeout (the sweep adds up to 1 s). "Cut" is from the last client connected until the server's fds are back to idle + 5.`,
+            '',
+            `"Connection lifetime" is the server's own view (socket inodes in its /proc fd table, polled every 200 ms): accept to close. A client's connect() returns once the kernel has finished the handshake, which can be long before the server accepts when its accept queue is full or it is starved of CPU, so "cut after" (client clock) overstates it. "After" is read ${SETTLE_MS / 1000} s after the server's fds were back to idle.`,
+            '',
+            table(['tree', 'idle RSS', 'peak RSS', 'peak fds', 'cut after (from the last connect)', 'connection lifetime (server side)', 'after the crowd left'], stalledRows),
+          ]),
       ...(readerRows.length === 0
         ? []
         : [

@@ -1,6 +1,8 @@
 // One `edgepier serve` process for a benchmark, on loopback: a free client port, the peer API
 // on any port, no mDNS, a cache directory and an upstream; up once `/v2/` answers. A process
 // that does not come up within the minute is stopped by its pid before the error is thrown.
+// It runs with the environment the deploy files give the node.
+import { MALLOC_ENVIRONMENT } from '../cache/read-buffer-mapping.js';
 import { getFreePort, startProcess, waitForHttp, type RunningProcess } from '../test/support/child-process.js';
 
 const START_DEADLINE_MS = 60_000;
@@ -15,6 +17,8 @@ export interface ServeProcessOptions {
   /** Names the process in its errors. */
   readonly name: string;
   readonly cwd?: string;
+  /** The process environment; default: this one plus what every deploy file sets (read-buffer-mapping.ts), as the node runs in production. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface ServeProcess {
@@ -42,7 +46,7 @@ export async function startServeProcess(options: ServeProcessOptions): Promise<S
       '--no-mdns',
       ...(options.args ?? []),
     ],
-    { name: options.name, ...(options.cwd ? { cwd: options.cwd } : {}) },
+    { name: options.name, env: options.env ?? { ...process.env, ...MALLOC_ENVIRONMENT }, ...(options.cwd ? { cwd: options.cwd } : {}) },
   );
   const url = `http://127.0.0.1:${port}`;
   try {
