@@ -13,8 +13,8 @@ import type { ReadBudget } from './read-budget.js';
  * With `consumed` (see BlobReadOptions), the next read goes into the buffer of the last one
  * once its consumer has written it out, so a response allocates a buffer per read size, not
  * per read: fresh buffers are garbage the collector frees in steps of tens of MB, and, as
- * their own mappings (READ_BUFFER_MIN_BYTES), new memory the kernel faults in page by page,
- * which took a third of the loopback throughput of 200 readers when every read had one.
+ * mappings of their own (READ_BUFFER_MIN_BYTES), new memory the kernel faults in page by
+ * page, which halved the loopback throughput of 200 readers when every read had one.
  */
 export class FileRangeReader extends Readable {
   private position: number;

@@ -1,7 +1,7 @@
 /**
  * Every buffer a multi-read response reads into is at least this big, and every way of running
- * the node (Dockerfile, systemd unit, DaemonSet, compose, `npm start`) sets glibc's
- * MALLOC_MMAP_THRESHOLD_ to it: each buffer is then a mapping of its own, given back to the
+ * the node (the image's ENV, which compose and the DaemonSet run; the systemd unit; `npm start`)
+ * sets glibc's MALLOC_MMAP_THRESHOLD_ to it: each buffer is then a mapping of its own, given back to the
  * kernel when freed. Below glibc's threshold the chunks of 1,500 stalled clients were
  * interleaved in its heap with longer-lived allocations and stayed resident after they left
  * (+100 MB over idle); a fixed threshold also stops glibc raising it (its default) until such
