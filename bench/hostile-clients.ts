@@ -23,7 +23,7 @@ import { table, writeBenchmarkSection } from './benchmarks-file.js';
 import { positiveIntegerFlag } from './positive-flag.js';
 import { readProcessGauges, type ProcessGauges } from './process-gauges.js';
 import { mib } from './serve-report.js';
-import { startServeProcess, type ServeProcess } from './serve-process.js';
+import { DEPLOYED_ENVIRONMENT, startServeProcess, type ServeProcess } from './serve-process.js';
 import { readProcessMemory, RssSampler } from './serve-rss.js';
 import { percentile, SocketLifetimeTracker, type SocketLifetimes } from './server-sockets.js';
 
@@ -58,7 +58,6 @@ const WINDOW_MS = positive('window-s') * 1000;
 /** The cap is raised past the crowd so that every client of scenario 1 is a stalled one. */
 const LIMIT_FLAGS = ['--send-timeout', `${SEND_TIMEOUT_S}s`, '--max-connections', String(CLIENTS + 100)];
 const SETTLE_MS = positive('settle-s') * 1000;
-const DEPLOYED_ENV = { ...process.env, ...MALLOC_ENVIRONMENT };
 
 function positive(name: keyof typeof flags): number {
   return positiveIntegerFlag(name, flags[name]);
@@ -272,9 +271,9 @@ async function main(): Promise<void> {
     const configDir = join(before, 'config');
     const knowsLimits = readdirSync(configDir).some((file) => file.endsWith('.ts') && readFileSync(join(configDir, file), 'utf8').includes("'--send-timeout'"));
     const knowsMapping = existsSync(join(before, 'cache', 'read-buffer-mapping.ts'));
-    trees.push({ label: 'before', root: before, extraFlags: knowsLimits ? LIMIT_FLAGS : [], env: knowsMapping ? DEPLOYED_ENV : process.env });
+    trees.push({ label: 'before', root: before, extraFlags: knowsLimits ? LIMIT_FLAGS : [], env: knowsMapping ? DEPLOYED_ENVIRONMENT : process.env });
   }
-  trees.push({ label: 'after', root: ROOT, extraFlags: LIMIT_FLAGS, env: DEPLOYED_ENV });
+  trees.push({ label: 'after', root: ROOT, extraFlags: LIMIT_FLAGS, env: DEPLOYED_ENVIRONMENT });
   for (const tree of trees) await build(tree.root);
   const workDir = await mkdtemp(join(tmpdir(), 'edgepier-bench-hostile-'));
   try {

@@ -7,6 +7,9 @@ import { getFreePort, startProcess, waitForHttp, type RunningProcess } from '../
 
 const START_DEADLINE_MS = 60_000;
 
+/** This process's environment plus what every deploy file sets (read-buffer-mapping.ts): the node as it runs in production. */
+export const DEPLOYED_ENVIRONMENT: NodeJS.ProcessEnv = { ...process.env, ...MALLOC_ENVIRONMENT };
+
 export interface ServeProcessOptions {
   /** The `node` arguments that run the CLI: `dist/cli/main.js` (and e.g. --cpu-prof before it), or tsx and cli/main.ts. */
   readonly entry: readonly string[];
@@ -17,7 +20,7 @@ export interface ServeProcessOptions {
   /** Names the process in its errors. */
   readonly name: string;
   readonly cwd?: string;
-  /** The process environment; default: this one plus what every deploy file sets (read-buffer-mapping.ts), as the node runs in production. */
+  /** The process environment; default DEPLOYED_ENVIRONMENT. */
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -46,7 +49,7 @@ export async function startServeProcess(options: ServeProcessOptions): Promise<S
       '--no-mdns',
       ...(options.args ?? []),
     ],
-    { name: options.name, env: options.env ?? { ...process.env, ...MALLOC_ENVIRONMENT }, ...(options.cwd ? { cwd: options.cwd } : {}) },
+    { name: options.name, env: options.env ?? DEPLOYED_ENVIRONMENT, ...(options.cwd ? { cwd: options.cwd } : {}) },
   );
   const url = `http://127.0.0.1:${port}`;
   try {

@@ -46,7 +46,9 @@ export class FileRangeReader extends Readable {
     const large = this.budget?.largeReadBytes(this.largeReadBytes) ?? this.largeReadBytes;
     const capacity = pacedReadSize(this.delivered, large);
     const length = Math.min(left, capacity);
-    const buffer = this.reusable(capacity) ?? Buffer.allocUnsafe(this.bufferBytes(capacity, length));
+    // A range that takes more than this read gets a buffer it can read into again (see READ_BUFFER_MIN_BYTES).
+    const reusableBytes = Math.max(capacity, READ_BUFFER_MIN_BYTES);
+    const buffer = this.reusable(reusableBytes) ?? Buffer.allocUnsafe(this.consumed && length < left ? reusableBytes : length);
     // Dropped while the read runs: nothing may hand the same memory out twice.
     this.spare = undefined;
     this.handle.read(buffer, 0, length, this.position).then(
@@ -80,14 +82,9 @@ export class FileRangeReader extends Readable {
    * shrank gets a smaller buffer rather than keeping a larger one) and nothing still holds it:
    * not this stream's own buffer, nor anything downstream (`consumed`).
    */
-  private reusable(capacity: number): Buffer | undefined {
+  private reusable(bytes: number): Buffer | undefined {
     const spare = this.spare;
-    if (spare === undefined || spare.length !== Math.max(capacity, READ_BUFFER_MIN_BYTES) || this.readableLength > 0) return undefined;
+    if (spare === undefined || spare.length !== bytes || this.readableLength > 0) return undefined;
     return this.consumed?.() === true ? spare : undefined;
-  }
-
-  /** A single read (the whole range fits) gets its size; the reads of a longer one get a reusable mapping. */
-  private bufferBytes(capacity: number, length: number): number {
-    return this.consumed && length < this.end - this.position + 1 ? Math.max(capacity, READ_BUFFER_MIN_BYTES) : length;
   }
 }
