@@ -10,6 +10,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { heapSnapshotNodeArgs, takeHeapSnapshot } from './heap-snapshot.js';
 import { readProcessGauges } from './process-gauges.js';
 import { startServeProcess, type ServeProcess } from './serve-process.js';
 import { SOAK_REPOSITORY, SoakUpstream, type SoakBlob, type SoakImage } from './soak-upstream.js';
@@ -17,6 +18,10 @@ import { SOAK_REPOSITORY, SoakUpstream, type SoakBlob, type SoakImage } from './
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KiB = 1024;
 const MiB = 1024 * KiB;
+/** The server's `--cache-max-size`: cold pulls never stop coming, so eviction is busy throughout. */
+const CACHE_BUDGET_BYTES = 512 * MiB;
+/** /metrics walks no cache, but a scrape a second would be load of its own. */
+export const CACHE_SAMPLE_MS = 10_000;
 const MANIFEST_ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
 
 export interface SoakOptions {
@@ -39,6 +44,8 @@ export interface SoakOptions {
   readonly cli: 'dist' | 'source';
   /** Extra `serve` arguments (the lead can pass the new send-timeout or connection-cap flags). */
   readonly serveArgs?: readonly string[];
+  /** Where the server writes a heap snapshot after the warm-up and another once the crowd has left (none without). */
+  readonly heapSnapshotDir?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -57,6 +64,8 @@ export interface SoakBucket {
   readonly latencies: number[];
   maxRss: number;
   maxFds: number;
+  /** Largest cache size /metrics reported in the bucket (bytes of committed blobs and spools). */
+  maxCacheBytes: number;
 }
 
 export interface SoakResult {
@@ -66,6 +75,8 @@ export interface SoakResult {
   /** Once the crowd has left and the fd count settled (or the settle deadline passed). */
   readonly after: { readonly rss: number; readonly fds: number; readonly settleMs: number; readonly heap: HeapFigures | undefined };
   readonly peak: { readonly rss: number; readonly hwm: number; readonly fds: number };
+  /** The cache: its budget (the server's `--cache-max-size`) and the most /metrics reported against it. */
+  readonly cache: { readonly budgetBytes: number; readonly peakBytes: number };
   readonly errors: number;
   readonly errorSamples: readonly string[];
   readonly pulls: { readonly cached: number; readonly cold: number };
@@ -82,16 +93,22 @@ export function percentile(values: readonly number[], share: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(share * sorted.length) - 1)] ?? Number.NaN;
 }
 
-async function readHeap(baseUrl: string): Promise<HeapFigures | undefined> {
+/** One scrape of the server's /metrics: a reader of its unlabelled (or first labelled) values. */
+async function readMetrics(baseUrl: string): Promise<((name: string) => number) | undefined> {
   try {
     const response = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
     const text = await response.text();
-    const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-    return { heapUsed: metric('nodejs_heap_size_used_bytes'), heapTotal: metric('nodejs_heap_size_total_bytes'), external: metric('nodejs_external_memory_bytes') };
+    return (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   } catch {
-    // A figure for the report only: a server too busy to answer /metrics shows as unknown.
+    // Figures for the report only: a server too busy to answer /metrics shows as unknown.
     return undefined;
   }
+}
+
+async function readHeap(baseUrl: string): Promise<HeapFigures | undefined> {
+  const metric = await readMetrics(baseUrl);
+  if (!metric) return undefined;
+  return { heapUsed: metric('nodejs_heap_size_used_bytes'), heapTotal: metric('nodejs_heap_size_total_bytes'), external: metric('nodejs_external_memory_bytes') };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -124,7 +141,8 @@ function sha256(bytes: Buffer): string {
 }
 
 function startServe(options: SoakOptions, upstream: string): Promise<ServeProcess> {
-  const entry = options.cli === 'dist' ? [join(ROOT, 'dist', 'cli', 'main.js')] : ['--import', 'tsx', join(ROOT, 'cli', 'main.ts')];
+  const snapshotArgs = options.heapSnapshotDir === undefined ? [] : heapSnapshotNodeArgs(options.heapSnapshotDir);
+  const entry = options.cli === 'dist' ? [...snapshotArgs, join(ROOT, 'dist', 'cli', 'main.js')] : [...snapshotArgs, '--import', 'tsx', join(ROOT, 'cli', 'main.ts')];
   return startServeProcess({
     entry,
     cacheDir: options.cacheDir,
@@ -132,7 +150,7 @@ function startServe(options: SoakOptions, upstream: string): Promise<ServeProces
     args: [
       // Cold pulls never stop coming: the budget keeps the disk bounded and eviction busy.
       '--cache-max-size',
-      '512MiB',
+      `${CACHE_BUDGET_BYTES / MiB}MiB`,
       '--log-level',
       'warn',
       // The upstream lives in the soak's own busy process on a shared machine: a cold tag (no
@@ -162,11 +180,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const neverReaders = { opened: 0, cutByServer: 0, heldToEnd: 0 };
   const slowReaders = { completed: 0, cutByServer: 0 };
   let peak = { rss: 0, hwm: 0, fds: 0 };
+  let peakCacheBytes = 0;
   const openSockets = new Set<Socket>();
   let started = 0;
   const bucketAt = (now: number): SoakBucket => {
     const index = Math.floor((now - started) / options.bucketMs);
-    while (buckets.length <= index) buckets.push({ startMs: buckets.length * options.bucketMs, cachedPulls: 0, coldPulls: 0, errors: 0, latencies: [], maxRss: 0, maxFds: 0 });
+    while (buckets.length <= index) buckets.push({ startMs: buckets.length * options.bucketMs, cachedPulls: 0, coldPulls: 0, errors: 0, latencies: [], maxRss: 0, maxFds: 0, maxCacheBytes: 0 });
     const bucket = buckets[index];
     if (!bucket) throw new Error('bucket out of range');
     return bucket;
@@ -219,6 +238,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const idle = await readProcessGauges(serve.process.pid);
     const idleHeap = await readHeap(serve.url);
     log(`idle after warm-up: RSS ${(idle.rss / MiB).toFixed(0)} MiB, ${idle.fds} fds, ${formatHeap(idleHeap)}`);
+    if (options.heapSnapshotDir !== undefined) log(`heap snapshot after warm-up: ${await takeHeapSnapshot(serve.process.pid, options.heapSnapshotDir)}`);
 
     started = Date.now();
     const deadline = started + options.durationMs;
@@ -237,6 +257,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
           return;
         }
         await sleep(1_000);
+      }
+    })();
+
+    // The budget is part of flatness: a cache that outgrows it grows the inventory, the heap and the disk.
+    const cacheSampler = (async (): Promise<void> => {
+      while (running()) {
+        const metric = await readMetrics(serve.url);
+        const bytes = metric?.('edgepier_cache_size_bytes');
+        if (bytes !== undefined && Number.isFinite(bytes)) {
+          const bucket = bucketAt(Date.now());
+          bucket.maxCacheBytes = Math.max(bucket.maxCacheBytes, bytes);
+          peakCacheBytes = Math.max(peakCacheBytes, bytes);
+        }
+        await sleep(Math.min(CACHE_SAMPLE_MS, Math.max(0, deadline - Date.now())));
       }
     })();
 
@@ -336,6 +370,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
     await Promise.all([
       sampler,
+      cacheSampler,
       reporter,
       ...Array.from({ length: options.clients }, puller),
       ...Array.from({ length: options.neverReaders }, neverReader),
@@ -367,6 +402,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const settleMs = Date.now() - leftAt;
     const afterHeap = await readHeap(serve.url);
     log(`after the crowd left (${(settleMs / 1000).toFixed(1)} s): RSS ${(after.rss / MiB).toFixed(0)} MiB, ${after.fds} fds, ${formatHeap(afterHeap)}`);
+    if (options.heapSnapshotDir !== undefined) log(`heap snapshot after the crowd: ${await takeHeapSnapshot(serve.process.pid, options.heapSnapshotDir)}`);
 
     const { log: _log, ...plain } = options;
     return {
@@ -375,6 +411,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       idle: { rss: idle.rss, fds: idle.fds, heap: idleHeap },
       after: { rss: after.rss, fds: after.fds, settleMs, heap: afterHeap },
       peak: { rss: peak.rss, hwm: Math.max(peak.hwm, after.hwm), fds: peak.fds },
+      cache: { budgetBytes: CACHE_BUDGET_BYTES, peakBytes: peakCacheBytes },
       errors,
       errorSamples,
       pulls,
@@ -421,6 +458,7 @@ export function formatBucket(bucket: SoakBucket): string {
     `p50 ${percentile(bucket.latencies, 0.5).toFixed(1)} ms`,
     `p99 ${percentile(bucket.latencies, 0.99).toFixed(1)} ms`,
     `RSS ${(bucket.maxRss / MiB).toFixed(0)} MiB`,
+    `cache ${(bucket.maxCacheBytes / MiB).toFixed(0)} MiB`,
     `fds ${bucket.maxFds}`,
   ].join(', ');
 }

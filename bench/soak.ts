@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../config/parse-duration.js';
 import { writeBenchmarkSection, table } from './benchmarks-file.js';
-import { formatHeap, percentile, runSoak, type SoakResult } from './soak-run.js';
+import { CACHE_SAMPLE_MS, formatHeap, percentile, runSoak, type SoakResult } from './soak-run.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 1024 * 1024;
@@ -25,6 +25,8 @@ const { values: flags } = parseArgs({
     'slow-readers': { type: 'string', default: '10' },
     /** Passed to `serve` as is, e.g. `--serve-arg=--send-timeout --serve-arg=30s`. */
     'serve-arg': { type: 'string', multiple: true, default: [] },
+    /** A directory: the server writes heap snapshots there after the warm-up and after the crowd. */
+    'heap-snapshots': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -57,6 +59,7 @@ function report(result: SoakResult, command: string): string {
       ms(percentile(bucket.latencies, 0.99)),
       mib(bucket.maxRss),
       String(bucket.maxFds),
+      mib(bucket.maxCacheBytes),
     ]);
   const { flatness } = result;
   return [
@@ -68,10 +71,11 @@ function report(result: SoakResult, command: string): string {
     `- pulls: ${result.pulls.cached} cached + ${result.pulls.cold} cold; upstream blob GETs ${result.upstreamBlobGets}`,
     `- flatness, last ${flatness.windowBuckets} buckets ÷ first ${flatness.windowBuckets}: RSS **${flatness.rss.toFixed(2)}×**, fds **${flatness.fds.toFixed(2)}×**, p99 **${flatness.p99.toFixed(2)}×**, p50 ${flatness.p50.toFixed(2)}×`,
     `- idle (after warm-up) RSS ${mib(result.idle.rss)} MiB, ${result.idle.fds} fds; peak RSS ${mib(result.peak.rss)} MiB (VmHWM ${mib(result.peak.hwm)}), peak fds ${result.peak.fds}; after the crowd left (${(result.after.settleMs / 1000).toFixed(0)} s): RSS ${mib(result.after.rss)} MiB, ${result.after.fds} fds`,
+    `- the cache against its ${mib(result.cache.budgetBytes)} MiB budget (/metrics every ${CACHE_SAMPLE_MS / 1000} s): peak ${mib(result.cache.peakBytes)} MiB (${(result.cache.peakBytes / result.cache.budgetBytes).toFixed(2)}×)`,
     `- the server's own figures (/metrics): idle ${formatHeap(result.idle.heap)}; after the crowd left ${formatHeap(result.after.heap)}`,
     `- never-readers: ${result.neverReaders.opened} opened, ${result.neverReaders.cutByServer} cut by the server, ${result.neverReaders.heldToEnd} held until the client hung up; slow readers: ${result.slowReaders.completed} completed with the right digest, ${result.slowReaders.cutByServer} cut by the server`,
     '',
-    table(['from (m:ss)', 'cached pulls', 'cold pulls', 'errors', 'p50 ms', 'p99 ms', 'max RSS MiB', 'max fds'], rows),
+    table(['from (m:ss)', 'cached pulls', 'cold pulls', 'errors', 'p50 ms', 'p99 ms', 'max RSS MiB', 'max fds', 'max cache MiB'], rows),
   ].join('\n');
 }
 
@@ -93,6 +97,7 @@ async function main(): Promise<void> {
       cacheDir,
       cli: 'dist',
       serveArgs: flags['serve-arg'],
+      ...(flags['heap-snapshots'] ? { heapSnapshotDir: flags['heap-snapshots'] } : {}),
       log: (line) => console.log(line),
     });
     const text = report(result, command);
