@@ -18,8 +18,8 @@ import { SOAK_REPOSITORY, SoakUpstream, type SoakBlob, type SoakImage } from './
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const KiB = 1024;
 const MiB = 1024 * KiB;
-/** The server's `--cache-max-size`: cold pulls never stop coming, so eviction is busy throughout. */
-const CACHE_BUDGET_BYTES = 512 * MiB;
+/** The server's `--cache-max-size` unless told: cold pulls never stop coming, so eviction is busy throughout. */
+export const DEFAULT_CACHE_BUDGET_BYTES = 512 * MiB;
 /** /metrics walks no cache, but a scrape a second would be load of its own. */
 export const CACHE_SAMPLE_MS = 10_000;
 const MANIFEST_ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
@@ -44,6 +44,8 @@ export interface SoakOptions {
   readonly cli: 'dist' | 'source';
   /** Extra `serve` arguments (the lead can pass the new send-timeout or connection-cap flags). */
   readonly serveArgs?: readonly string[];
+  /** The server's `--cache-max-size` in bytes (whole MiB); default DEFAULT_CACHE_BUDGET_BYTES. */
+  readonly cacheBudgetBytes?: number;
   /** Where the server writes a heap snapshot after the warm-up and another once the crowd has left (none without). */
   readonly heapSnapshotDir?: string;
   readonly log?: (line: string) => void;
@@ -150,7 +152,7 @@ function startServe(options: SoakOptions, upstream: string): Promise<ServeProces
     args: [
       // Cold pulls never stop coming: the budget keeps the disk bounded and eviction busy.
       '--cache-max-size',
-      `${CACHE_BUDGET_BYTES / MiB}MiB`,
+      `${Math.round((options.cacheBudgetBytes ?? DEFAULT_CACHE_BUDGET_BYTES) / MiB)}MiB`,
       '--log-level',
       'warn',
       // The upstream lives in the soak's own busy process on a shared machine: a cold tag (no
@@ -411,7 +413,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       idle: { rss: idle.rss, fds: idle.fds, heap: idleHeap },
       after: { rss: after.rss, fds: after.fds, settleMs, heap: afterHeap },
       peak: { rss: peak.rss, hwm: Math.max(peak.hwm, after.hwm), fds: peak.fds },
-      cache: { budgetBytes: CACHE_BUDGET_BYTES, peakBytes: peakCacheBytes },
+      cache: { budgetBytes: options.cacheBudgetBytes ?? DEFAULT_CACHE_BUDGET_BYTES, peakBytes: peakCacheBytes },
       errors,
       errorSamples,
       pulls,

@@ -12,7 +12,7 @@ export const OPEN_GRACE_MS = 2_000;
 /**
  * Blobs removed at once. One at a time, a removal's three file operations queue behind every
  * serve's reads in libuv's pool: the 30-minute soak evicted 6 blobs a second while 40 arrived,
- * and the cache grew to three times its budget. A few in flight keep eviction ahead of income.
+ * and the cache grew to almost four times its budget. A few in flight keep eviction ahead of income.
  */
 export const EVICTION_CONCURRENCY = 8;
 
