@@ -131,8 +131,11 @@ export class BudgetedBlobStore implements BlobStore {
     await this.load();
     if (this.removing.has(digest.value)) return undefined;
     const stored = await this.options.inner.stat(digest);
+    // An eviction that began while the file was looked at wins: the blob is a miss (fetched
+    // again), not a hit whose open would find the file gone.
+    if (this.removing.has(digest.value)) return undefined;
     if (!stored) {
-      if (this.inventory.has(digest.value) && !this.removing.has(digest.value)) this.forget(digest.value, 'missing');
+      if (this.inventory.has(digest.value)) this.forget(digest.value, 'missing');
       return undefined;
     }
     const entry = this.track(stored);

@@ -40,7 +40,7 @@ export interface EvictionHost {
   current(digest: string): EvictionCandidate | undefined;
   /** Being read, written or removed. */
   isBusy(digest: string): boolean;
-  /** Removes the blob; rejects when it could not. */
+  /** Removes the blob (busy from the call on, before its first await); rejects when it could not. */
   evict(digest: string): Promise<void>;
   now(): number;
   readonly logger: Logger;
@@ -78,11 +78,13 @@ export async function runEvictionPass(host: EvictionHost, budget: CacheBudget): 
   // Bytes whose removal is under way: counted as gone, so the pass stops launching at the
   // low-water mark instead of overshooting it by the removals in flight.
   let removingBytes = 0;
+  // A reader may have arrived since the snapshot.
+  const stillEvictable = (digest: string, entry: EvictionCandidate): boolean =>
+    !host.isBusy(digest) && host.current(digest) === entry && host.now() - entry.statAt >= OPEN_GRACE_MS;
   function* evictable(): Generator<[string, EvictionCandidate]> {
     for (const [digest, entry] of candidates) {
       if (host.usedBytes() - removingBytes <= budget.lowWaterBytes) return;
-      // Re-checked as each removal starts: a reader may have arrived since the snapshot.
-      if (host.isBusy(digest) || host.current(digest) !== entry || host.now() - entry.statAt < OPEN_GRACE_MS) continue;
+      if (!stillEvictable(digest, entry)) continue;
       removingBytes += entry.size;
       yield [digest, entry];
     }
@@ -91,6 +93,11 @@ export async function runEvictionPass(host: EvictionHost, budget: CacheBudget): 
     evictable(),
     async ([digest, entry]) => {
       try {
+        // Checked again in the same tick as the removal starts (`evict` marks the blob as being
+        // removed before its first await): p-map hands an item over a few microtasks after the
+        // generator passed it, and a `stat` landing in between must either see the removal or
+        // keep the blob.
+        if (!stillEvictable(digest, entry)) return;
         await host.evict(digest);
         evicted += 1;
         freedBytes += entry.size;

@@ -1,10 +1,17 @@
 // An eviction pass removes several blobs at once (the soak's cache outgrew its budget threefold
 // when removals went one by one), never more than EVICTION_CONCURRENCY, and stops launching
-// removals once the ones in flight bring the cache to its low-water mark.
+// removals once the ones in flight bring the cache to its low-water mark. A `stat` that races
+// a removal answers a miss, never a hit whose open then finds the file gone (the CI soak's 500).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import type { StoredBlob } from '../cache/blob-store.js';
+import { BudgetedBlobStore } from '../cache/budgeted-blob-store.js';
 import { EVICTION_CONCURRENCY, runEvictionPass, type EvictionCandidate, type EvictionHost } from '../cache/lru-eviction-pass.js';
+import { MemoryBlobStore } from '../cache/memory-blob-store.js';
+import type { Digest } from '../oci/digest.js';
+import { commitBlob } from './support/commit-blob.js';
 
 const BLOB_BYTES = 100;
 
@@ -125,4 +132,55 @@ describe('an eviction pass', () => {
     assert.equal(report?.evicted, 0);
     assert.deepEqual(host.warnings, ['cache over budget: the rest is pinned or in use']);
   });
+});
+
+/** A memory store whose `stat` waits until let go, and whose removals wait likewise: the two halves of the race. */
+class SlowMemoryStore extends MemoryBlobStore {
+  statGate: Promise<void> | undefined;
+  removeGate: Promise<void> | undefined;
+  statStarted: (() => void) | undefined;
+
+  override async stat(digest: Digest): Promise<StoredBlob | undefined> {
+    const found = await super.stat(digest);
+    this.statStarted?.();
+    await this.statGate;
+    return found;
+  }
+
+  override async remove(digest: Digest): Promise<void> {
+    await this.removeGate;
+    await super.remove(digest);
+  }
+}
+
+void test('a stat that an eviction overtakes answers a miss, so the blob is fetched again instead of failing to open', async () => {
+  let time = 1_000_000;
+  const inner = new SlowMemoryStore();
+  const store = new BudgetedBlobStore({ inner, logger: pino({ level: 'silent' }), budget: { maxBytes: 1_500, lowWaterBytes: 500 }, now: () => time });
+  const old = await commitBlob(store, randomBytes(1_000));
+  time += 60_000;
+  // The store's stat is under way (the file looked up) when the pass decides to evict the blob.
+  let letStatGo = (): void => undefined;
+  inner.statGate = new Promise((resolve) => (letStatGo = resolve));
+  const statStarted = new Promise<void>((resolve) => (inner.statStarted = resolve));
+  let letRemoveGo = (): void => undefined;
+  inner.removeGate = new Promise((resolve) => (letRemoveGo = resolve));
+  const looked = store.stat(old);
+  await statStarted;
+  inner.statStarted = undefined;
+  inner.statGate = undefined;
+  await commitBlob(store, randomBytes(1_000));
+  // The commit took the cache over budget and started the pass: its removal of `old` now waits.
+  letStatGo();
+  const stored = await looked;
+  letRemoveGo();
+  await store.idle();
+  if (stored) {
+    // A hit is only right if the blob can still be read.
+    await assert.doesNotReject(async () => {
+      for await (const chunk of await store.createReadStream(old)) void chunk;
+    });
+  }
+  assert.equal(stored, undefined, 'the removal had begun: stat must answer a miss');
+  await store.close();
 });
